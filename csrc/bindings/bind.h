@@ -1,0 +1,8 @@
+// One registration function per op family; module.cpp calls each.
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace fc {
+void bind_core(pybind11::module_& m);
+void bind_conv(pybind11::module_& m);
+}  // namespace fc

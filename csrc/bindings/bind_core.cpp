@@ -1,0 +1,38 @@
+// Build and machine facts, the ISA switch and the thread count.
+#include <pybind11/stl.h>
+
+#include "bind.h"
+#include "cpu/isa.h"
+#include "cpu/threads.h"
+
+#ifndef FC_VERSION
+#define FC_VERSION "unknown"
+#endif
+#ifndef FC_CUDA_COMPILER
+#define FC_CUDA_COMPILER ""
+#endif
+#ifndef FC_CXX_COMPILER
+#define FC_CXX_COMPILER "unknown"
+#endif
+
+namespace py = pybind11;
+
+namespace fc {
+
+void bind_core(py::module_& m) {
+  m.attr("__version__") = FC_VERSION;
+  m.attr("cxx_compiler") = FC_CXX_COMPILER;
+  m.attr("cuda_compiler") = FC_CUDA_COMPILER;  // found at build time ("" if none)
+  m.attr("cuda_built") = false;                // no CUDA kernels in this build yet
+  m.def("active_isa", [] { return std::string(isa_name(active_isa())); });
+  m.def("best_isa", [] { return std::string(isa_name(best_isa())); });
+  m.def("supported_isas", &supported_isas);
+  m.def("cpu_features", &cpu_features);
+  m.def("set_isa", [](const std::string& name) { set_active_isa(isa_from_name(name)); },
+        py::arg("name"));
+  m.def("get_num_threads", &num_threads);
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("max_threads", &max_threads);
+}
+
+}  // namespace fc

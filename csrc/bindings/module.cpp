@@ -1,0 +1,7 @@
+#include "bind.h"
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "fastconv C++ CPU kernels (NHWC, float32)";
+  fc::bind_core(m);
+  fc::bind_conv(m);
+}

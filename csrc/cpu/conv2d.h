@@ -1,0 +1,32 @@
+// 2-D convolution, NHWC activations and HWIO weights, float32.
+#pragma once
+#include <cstdint>
+
+#include "isa.h"
+
+namespace fc {
+
+struct ConvParams {
+  int64_t N = 0, H = 0, W = 0, C = 0;       // input (N, H, W, C)
+  int64_t K = 0, R = 0, S = 0;              // weights (R, S, C / groups, K)
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_t = 0, pad_b = 0, pad_l = 0, pad_r = 0;
+  int64_t dil_h = 1, dil_w = 1;
+  int64_t groups = 1;
+  int64_t P = 0, Q = 0;                     // output (N, P, Q, K), filled by finalize()
+  bool relu = false;                        // fused epilogue: y = max(conv + bias, 0)
+
+  // Checks every size and computes P, Q; throws std::invalid_argument naming the culprit.
+  void finalize();
+  int64_t Cg() const { return C / groups; }
+  int64_t Kg() const { return K / groups; }
+};
+
+FC_DECLARE_ISA_FN(void conv2d_fwd_direct(const ConvParams& p, const float* x, const float* w,
+                                         const float* b, float* y))
+
+// y = conv(x, w) + b (b may be null), with the fused ReLU if p.relu.
+void conv2d_forward(const ConvParams& p, const float* x, const float* w, const float* b,
+                    float* y);
+
+}  // namespace fc

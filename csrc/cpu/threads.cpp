@@ -1,0 +1,27 @@
+#include "threads.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <stdexcept>
+
+namespace fc {
+namespace {
+// Read on every kernel call from whichever Python thread calls; omp_set_num_threads alone
+// would only affect the thread that set it.
+std::atomic<int>& count() {
+  static std::atomic<int> n{omp_get_max_threads()};
+  return n;
+}
+}  // namespace
+
+int num_threads() { return count().load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) {
+  if (n < 1) throw std::invalid_argument("num_threads must be >= 1");
+  count().store(n);
+}
+
+int max_threads() { return omp_get_max_threads(); }
+
+}  // namespace fc

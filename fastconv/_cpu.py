@@ -1,0 +1,18 @@
+"""Adapters from validated Python arguments to the C++ entry points in fastconv._C.
+
+Each adapter takes the reference function's arguments, normalised (pairs, ((t, b), (l, r))
+paddings) and validated (C-contiguous float32 arrays), plus ``out=``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _C
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride, padding,
+           dilation, groups: int, relu: bool = False, out: np.ndarray | None = None
+           ) -> np.ndarray:
+    (t, bo), (l, r) = padding
+    return _C.conv2d_forward(x, w, b, stride, (t, bo, l, r), dilation, groups, relu, out)

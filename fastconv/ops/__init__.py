@@ -1,0 +1,1 @@
+"""The public functional API: validation, dtype/layout policy, backend dispatch."""

@@ -1,0 +1,76 @@
+"""conv2d and conv2d_backward: validation and dtype policy, then the op table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _cpu, reference
+from .._args import ConvGeometry, PaddingArg
+from .._backend import get_backend
+from .._optable import Op, register
+from .._validate import array, out_array, same_shape
+
+_conv2d = register(Op("conv2d", reference.conv2d, kernels={"cpu": _cpu.conv2d},
+                      flops=lambda g: g.flops(), doc="convolution forward (+bias, +ReLU)"))
+_conv2d_backward = register(Op("conv2d_backward", reference.conv2d_backward,
+                               flops=lambda g: 2 * g.flops(),
+                               doc="convolution backward (dx, dw, db)"))
+
+
+def compute_dtype() -> type | None:
+    """float32 for the C++ backends; the NumPy backend keeps float64 inputs in float64."""
+    return None if get_backend() == "numpy" else np.float32
+
+
+def _geometry(x, w, stride, padding, dilation, groups) -> tuple[np.ndarray, np.ndarray,
+                                                                  ConvGeometry]:
+    dt = compute_dtype()
+    x = array(x, "x", 4, dtype=dt)
+    w = array(w, "w", 4, dtype=dt)
+    return x, w, ConvGeometry(x.shape, w.shape, stride, padding, dilation, groups)
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: object = 1,
+           padding: PaddingArg = 0, dilation: object = 1, groups: int = 1,
+           relu: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+    """2-D convolution of NHWC `x` with HWIO `w`, plus bias `b`, optionally fused with ReLU.
+
+    Args:
+        x: input, shape (N, H, W, C).
+        w: filters, shape (f_h, f_w, C // groups, K).
+        b: bias (K,) or None.
+        stride, dilation: int or (h, w) pair, >= 1.
+        padding: int, (h, w), ((top, bottom), (left, right)), 'valid', or 'same'
+            (TensorFlow's: output ceil(H / stride), the extra pixel at the bottom/right).
+        groups: channel groups (groups == C == K is a depthwise convolution).
+        relu: fuse max(y, 0) into the output.
+        out: optional float32 C-contiguous (N, P, Q, K) buffer to write the result into.
+
+    Returns:
+        y of shape (N, P, Q, K). The 'cpu' backend computes in float32 (float64 inputs are
+        converted, the result is float32); the 'numpy' backend keeps float64.
+    """
+    x, w, g = _geometry(x, w, stride, padding, dilation, groups)
+    if b is not None:
+        b = array(b, "b", 1, dtype=compute_dtype())
+        same_shape(b, "b", (w.shape[3],))
+    out_array(out, g.y_shape)
+    return _conv2d(x, w, b, stride=g.stride, padding=g.pads, dilation=g.dilation,
+                   groups=g.groups, relu=bool(relu), out=out)
+
+
+def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride: object = 1,
+                    padding: PaddingArg = 0, dilation: object = 1, groups: int = 1,
+                    need_dx: bool = True, need_dw: bool = True, need_db: bool = True
+                    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Gradients (dx, dw, db) of :func:`conv2d` from dy = dL/dy, shape (N, P, Q, K).
+
+    Gradients not asked for (``need_* = False``) come back as None. After a fused ReLU,
+    mask dy first with ``relu_backward(dy, y)``.
+    """
+    x, w, g = _geometry(x, w, stride, padding, dilation, groups)
+    dy = array(dy, "dy", 4, dtype=compute_dtype())
+    same_shape(dy, "dy", g.y_shape)
+    return _conv2d_backward(dy, x, w, stride=g.stride, padding=g.pads, dilation=g.dilation,
+                            groups=g.groups, need_dx=bool(need_dx), need_dw=bool(need_dw),
+                            need_db=bool(need_db))
