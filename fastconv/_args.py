@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Union
 
 import numpy as np
 
 Pair = tuple[int, int]
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
-PaddingArg = Union[int, str, tuple, list]
+PaddingArg = int | str | tuple | list
 
 #: Largest number of elements any array argument or result may have (2**40 floats = 4 TiB):
 #: beyond this, sizes are absurd and are refused before anything is allocated.

@@ -8,8 +8,8 @@ runs). Kernel entries take the same arguments as the public function, already va
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 from . import _backend
 
@@ -22,9 +22,9 @@ class Op:
     reference: Callable
     kernels: dict[str, Callable] = field(default_factory=dict)
     #: FLOPs (or None for memory-bound ops) from the same arguments as the op
-    flops: Optional[Callable] = None
+    flops: Callable | None = None
     #: bytes moved (read + written) from the same arguments as the op
-    bytes: Optional[Callable] = None
+    bytes: Callable | None = None
     doc: str = ""
 
     def runs_on(self, backend: str) -> str:
