@@ -3,6 +3,7 @@
 
 #include "bind.h"
 #include "cpu/isa.h"
+#include "cpu/memory.h"
 #include "cpu/threads.h"
 
 #ifndef FC_VERSION
@@ -33,6 +34,9 @@ void bind_core(py::module_& m) {
   m.def("get_num_threads", &num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("max_threads", &max_threads);
+  m.def("pool_cached_bytes", &pool_cached_bytes,
+        "bytes of freed output arrays the caching pool keeps for reuse");
+  m.def("pool_release", &pool_release, "return the pool's cached blocks to the system");
 }
 
 }  // namespace fc

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu/memory.h"
+
 namespace fc::py_util {
 namespace py = pybind11;
 
@@ -39,10 +41,20 @@ inline const float* in_ptr(const py::array& a, const char* name,
   return static_cast<const float*>(a.data());
 }
 
+// A new C-contiguous float32 array whose memory comes from the caching pool (memory.h).
+inline py::array_t<float> pooled_array(const std::vector<int64_t>& shape) {
+  size_t n = 1;
+  for (int64_t d : shape) n *= static_cast<size_t>(d);
+  void* p = pool_alloc(n * sizeof(float));
+  py::capsule owner(p, [](void* q) { pool_free(q); });
+  return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()),
+                            static_cast<float*>(p), owner);
+}
+
 // The output array: `out` if given (checked: shape, dtype, contiguous, writable), else new.
 inline py::array_t<float> out_array(const py::object& out, const char* name,
                                     const std::vector<int64_t>& shape) {
-  if (out.is_none()) return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  if (out.is_none()) return pooled_array(shape);
   if (!py::isinstance<py::array>(out)) throw py::type_error(std::string(name) + ": expected a numpy array");
   py::array a = py::reinterpret_borrow<py::array>(out);
   check_f32(a, name, shape);

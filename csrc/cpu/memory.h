@@ -1,0 +1,20 @@
+// Reusable memory. In this VM a fresh multi-MB block page-faults on every call (glibc mmaps
+// blocks over 32 MiB and unmaps them on free), which makes kernels look 2-5x slower than they
+// are; so big outputs come from a caching pool and scratch comes from a growing workspace.
+#pragma once
+#include <cstddef>
+
+namespace fc {
+
+// 64-byte aligned block from the caching pool; never null (throws std::bad_alloc).
+void* pool_alloc(size_t bytes);
+void pool_free(void* p) noexcept;
+size_t pool_cached_bytes();   // bytes held for reuse right now
+void pool_release();          // give every cached block back to the system
+
+// Scratch memory for the calling thread, 64-byte aligned, at least n floats. Slot k is a
+// separate buffer, so one kernel can hold several at once. Valid until the next call with
+// the same slot from the same thread; inside OpenMP regions index it by omp thread yourself.
+float* workspace(int slot, size_t n_floats);
+
+}  // namespace fc
