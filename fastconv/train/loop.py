@@ -8,6 +8,7 @@ logits (a list ``[main, aux1, ...]`` for multi-output models in training),
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from collections.abc import Sequence
@@ -44,10 +45,23 @@ def compile(model, optimizer="adam", loss="sparse_categorical_crossentropy",
     ``loss_weights`` weighs the outputs of a multi-output model in training; by default the
     main output weighs 1 and each auxiliary head ``AUX_LOSS_WEIGHT`` (0.3, GoogLeNet).
     """
+    if loss_weights is None:  # a model may carry its own hint (GoogLeNet: [1, 0.3, 0.3])
+        loss_weights = getattr(model, "loss_weights", None)
     model.training_config = TrainingConfig(
         _optimizers.get(optimizer), _losses.get(loss), [_metrics.get(m) for m in metrics],
         None if loss_weights is None else [float(w) for w in loss_weights])
     return model
+
+
+def _backward_fn(model):
+    """``model.backward`` without the input gradient when the model can skip it (nothing
+    consumes dL/dx, and backpropagation may stop below the last trainable layer)."""
+    try:
+        if "input_grad" in inspect.signature(model.backward).parameters:
+            return lambda dy: model.backward(dy, input_grad=False)
+    except (TypeError, ValueError):
+        pass
+    return model.backward
 
 
 def _config(model) -> TrainingConfig:
@@ -140,6 +154,7 @@ def fit(model, x, y, *, epochs: int = 1, batch_size: int = 32, validation_data=N
         cb.model = model
         cb.on_train_begin()
     opt = cfg.optimizer
+    backward = _backward_fn(model)
     stop = False
     for epoch in range(epochs):
         opt.set_epoch(epoch)
@@ -157,7 +172,7 @@ def fit(model, x, y, *, epochs: int = 1, batch_size: int = 32, validation_data=N
                               RuntimeWarning, stacklevel=2)
                 stop = True
                 break
-            model.backward(dy)
+            backward(dy)
             opt.step(model.trainable_parameters())
             main = out[0] if isinstance(out, (list, tuple)) else out
             n = len(xb)
