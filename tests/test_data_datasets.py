@@ -57,3 +57,18 @@ def test_image_folder(tmp_path):
     assert names == ["cat", "dog"] and list(y) == [0, 0, 1, 1]
     assert x.shape == (4, 4, 4, 3)
     np.testing.assert_allclose(x[3], 101 / 255, rtol=1e-6)
+
+
+def test_sample_photos_are_real_rgb_images():
+    try:
+        import skimage  # noqa: F401
+    except ImportError:
+        pytest.importorskip("sklearn")
+        pytest.importorskip("PIL")
+    from fastconv.data import sample_photos
+
+    photos = sample_photos(size=48)
+    assert len(photos) >= 2
+    for img in photos.values():
+        assert img.shape == (48, 48, 3) and img.dtype == np.float32
+        assert 0 <= img.min() and img.max() <= 1 and img.std() > 0.05
