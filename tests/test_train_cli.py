@@ -1,3 +1,4 @@
+import importlib.util
 import json
 
 import pytest
@@ -18,7 +19,8 @@ def test_train_rejects_bad_arguments():
 
 
 def test_train_lenet5_one_epoch(tmp_path, capsys):
-    pytest.importorskip("sklearn")
+    if importlib.util.find_spec("sklearn") is None:
+        pytest.skip("scikit-learn not installed")
     pytest.importorskip("fastconv.nn")
     pytest.importorskip("fastconv.models")
     assert main(["train", "lenet5", "--epochs", "2", "--limit", "320", "--quiet",
