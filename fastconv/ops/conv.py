@@ -11,7 +11,8 @@ from .._optable import Op, register
 from .._validate import array, out_array, same_shape
 
 _conv2d = register(Op("conv2d", reference.conv2d, kernels={"cpu": _cpu.conv2d},
-                      flops=lambda g: g.flops(), doc="convolution forward (+bias, +ReLU)"))
+                      flops=lambda g: g.flops(), doc="convolution forward (+bias, +ReLU)",
+                      variants=_cpu.conv2d_variants))
 _conv2d_backward = register(Op("conv2d_backward", reference.conv2d_backward,
                                flops=lambda g: 2 * g.flops(),
                                doc="convolution backward (dx, dw, db)"))
@@ -32,7 +33,8 @@ def _geometry(x, w, stride, padding, dilation, groups) -> tuple[np.ndarray, np.n
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: object = 1,
            padding: PaddingArg = 0, dilation: object = 1, groups: int = 1,
-           relu: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+           relu: bool = False, out: np.ndarray | None = None, algo: str = "auto"
+           ) -> np.ndarray:
     """2-D convolution of NHWC `x` with HWIO `w`, plus bias `b`, optionally fused with ReLU.
 
     Args:
@@ -45,6 +47,8 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
         groups: channel groups (groups == C == K is a depthwise convolution).
         relu: fuse max(y, 0) into the output.
         out: optional float32 C-contiguous (N, P, Q, K) buffer to write the result into.
+        algo: the 'cpu' backend's algorithm: 'auto' (the fastest that applies) or one of
+            ``fastconv.OPS['conv2d'].variants()``; the other backends ignore it.
 
     Returns:
         y of shape (N, P, Q, K). The 'cpu' backend computes in float32 (float64 inputs are
@@ -55,8 +59,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
         b = array(b, "b", 1, dtype=compute_dtype())
         same_shape(b, "b", (w.shape[3],))
     out_array(out, g.y_shape)
+    extra = {}
+    if algo != "auto":
+        if algo not in _conv2d.variants():
+            raise ValueError(f"algo: expected 'auto' or one of {_conv2d.variants()}, got {algo!r}")
+        if _conv2d.runs_on(get_backend()) == "cpu":
+            extra["algo"] = algo
     return _conv2d(x, w, b, stride=g.stride, padding=g.pads, dilation=g.dilation,
-                   groups=g.groups, relu=bool(relu), out=out)
+                   groups=g.groups, relu=bool(relu), out=out, **extra)
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride: object = 1,
