@@ -16,3 +16,12 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride,
            ) -> np.ndarray:
     (t, bo), (l, r) = padding
     return _C.conv2d_forward(x, w, b, stride, (t, bo, l, r), dilation, groups, relu, out)
+
+
+def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride, padding,
+                    dilation, groups: int, need_dx: bool = True, need_dw: bool = True,
+                    need_db: bool = True
+                    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    (t, bo), (l, r) = padding
+    return _C.conv2d_backward(dy, x, w, stride, (t, bo, l, r), dilation, groups,
+                              need_dx, need_dw, need_db)

@@ -13,6 +13,7 @@ from .._validate import array, out_array, same_shape
 _conv2d = register(Op("conv2d", reference.conv2d, kernels={"cpu": _cpu.conv2d},
                       flops=lambda g: g.flops(), doc="convolution forward (+bias, +ReLU)"))
 _conv2d_backward = register(Op("conv2d_backward", reference.conv2d_backward,
+                               kernels={"cpu": _cpu.conv2d_backward},
                                flops=lambda g: 2 * g.flops(),
                                doc="convolution backward (dx, dw, db)"))
 
