@@ -33,7 +33,17 @@ static inline vf vload(const float* p) {
   return v;
 }
 static inline void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-static inline vf vbcast(float s) { return vf{} + s; }
+static inline vf vbcast(float s) {
+#if defined(FC_ISA_avx512)
+  return (vf)_mm512_set1_ps(s);
+#elif defined(FC_ISA_avx2)
+  return (vf)_mm256_set1_ps(s);
+#else
+  vf v;
+  for (int i = 0; i < VL; ++i) v[i] = s;
+  return v;
+#endif
+}
 
 // First n lanes from p (0 <= n <= VL), the rest zero; never touches p[n..].
 static inline vf vload_n(const float* p, int n) {
@@ -62,11 +72,19 @@ static inline void vstore_n(float* p, vf v, int n) {
 
 // Horizontal sum in a fixed (tree) order.
 static inline float vsum(vf v) {
+#if defined(FC_ISA_avx512)
+  return _mm512_reduce_add_ps((__m512)v);
+#elif defined(FC_ISA_avx2)
+  const __m128 h = _mm_add_ps(_mm256_castps256_ps128((__m256)v), _mm256_extractf128_ps((__m256)v, 1));
+  const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  return _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
+#else
   float t[VL];
   std::memcpy(t, &v, sizeof v);
   for (int w = VL / 2; w >= 1; w /= 2)
     for (int i = 0; i < w; ++i) t[i] += t[i + w];
   return t[0];
+#endif
 }
 
 // Splits n items into the fewest blocks of at most bmax, sizes as equal as possible;
