@@ -139,7 +139,8 @@ inline void kdot_step(vf (&acc)[kMPk][CC], const float* __restrict wp, int64_t K
     wv[c] = TAIL ? vload_n(wp + c * K + koff, kt) : vload(wp + c * K + koff);
 #pragma GCC unroll 8
   for (int i = 0; i < kMPk; ++i) {
-    const vf d = TAIL ? vload_n(dpi[i] + koff, kt) : vload(dpi[i] + koff);
+    vf d = TAIL ? vload_n(dpi[i] + koff, kt) : vload(dpi[i] + koff);
+    keep_in_register(d);  // one load per pixel, not one per channel
 #pragma GCC unroll 4
     for (int c = 0; c < CC; ++c) acc[i][c] += d * wv[c];
   }

@@ -70,6 +70,16 @@ static inline void vstore_n(float* p, vf v, int n) {
   for (int i = 0; i < n; ++i) p[i] = v[i];
 }
 
+// Stops the compiler from folding a loaded vector into several FMAs' memory operands (it
+// would load it again for each use when registers run short).
+static inline void keep_in_register(vf& v) {
+#if defined(__GNUC__) && (defined(FC_ISA_avx512) || defined(FC_ISA_avx2))
+  __asm__("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
+
 // Horizontal sum in a fixed (tree) order.
 static inline float vsum(vf v) {
 #if defined(FC_ISA_avx512)

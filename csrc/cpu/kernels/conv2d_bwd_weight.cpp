@@ -33,7 +33,7 @@ constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
 constexpr int kMCmax = 8;
 
 struct DwTile {
-  int64_t n, oh0, oh1, r, g, j0, k0;
+  int64_t n, oh0, oh1, ow0, ow1, r, g, j0, k0;
   int kt;  // lanes used in the last K vector
 };
 
@@ -95,9 +95,10 @@ void dw_tile(const ConvParams& p, const float* __restrict x, const float* __rest
     if (ih < 0 || ih >= p.H) continue;
     const float* xrow = x + (t.n * p.H + ih) * W * C;
     const float* dyrow = dy + (t.n * p.P + oh) * p.Q * K + t.g * Kg + t.k0;
-    dw_pixels<MC, NV, TAIL, true>(acc, xrow, dyrow, off, col, 0, lo, sw * C, sw, W, K, t.kt);
-    dw_pixels<MC, NV, TAIL, false>(acc, xrow, dyrow, off, col, lo, hi, sw * C, sw, W, K, t.kt);
-    dw_pixels<MC, NV, TAIL, true>(acc, xrow, dyrow, off, col, hi, p.Q, sw * C, sw, W, K, t.kt);
+    const int64_t a = std::clamp(lo, t.ow0, t.ow1), b = std::clamp(hi, a, t.ow1);
+    dw_pixels<MC, NV, TAIL, true>(acc, xrow, dyrow, off, col, t.ow0, a, sw * C, sw, W, K, t.kt);
+    dw_pixels<MC, NV, TAIL, false>(acc, xrow, dyrow, off, col, a, b, sw * C, sw, W, K, t.kt);
+    dw_pixels<MC, NV, TAIL, true>(acc, xrow, dyrow, off, col, b, t.ow1, sw * C, sw, W, K, t.kt);
   }
 #pragma GCC unroll 8
   for (int i = 0; i < MC; ++i)
@@ -122,8 +123,11 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
   const Blocks mb(p.S * Cg, std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max)));
   const int64_t tasks = p.groups * p.R * mb.count * kb.count;
-  // Output rows per register-accumulation block: about 256 pixels.
-  const int64_t rows = std::clamp<int64_t>((256 + p.Q - 1) / p.Q, 1, p.P);
+  // Pixels per register-accumulation block: about kPix (whole rows, or a row in pieces), so
+  // the block's dy and x stay in L1/L2 while every tile of the thread walks it.
+  constexpr int64_t kPix = 96;
+  const int64_t rows = std::clamp<int64_t>(kPix / p.Q, 1, p.P);
+  const Blocks cols(p.Q, rows == 1 ? kPix : p.Q);
 #pragma omp parallel num_threads(num_threads())
   {
     const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -148,13 +152,15 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
     }
     for (int64_t n = 0; n < p.N; ++n)
       for (int64_t oh0 = 0; oh0 < p.P; oh0 += rows)
-        for (int64_t task = t0; task < t1; ++task) {
-          DwTile t;
-          int mc, nv;
-          decode(task, t, mc, nv);
-          t.n = n, t.oh0 = oh0, t.oh1 = std::min(p.P, oh0 + rows);
-          kDw[mc - 1][nv - 1][t.kt < VL](p, x, dy, dw, t);
-        }
+        for (int64_t cb = 0; cb < cols.count; ++cb)
+          for (int64_t task = t0; task < t1; ++task) {
+            DwTile t;
+            int mc, nv;
+            decode(task, t, mc, nv);
+            t.n = n, t.oh0 = oh0, t.oh1 = std::min(p.P, oh0 + rows);
+            t.ow0 = cols.start(cb), t.ow1 = cols.start(cb + 1);
+            kDw[mc - 1][nv - 1][t.kt < VL](p, x, dy, dw, t);
+          }
   }
 }
 
