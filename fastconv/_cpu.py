@@ -29,3 +29,12 @@ def conv2d_applicable(x: np.ndarray, w: np.ndarray, *, stride, padding, dilation
     (t, bo), (l, r) = padding
     names, chosen = _C.conv2d_forward_applicable(x, w, stride, (t, bo, l, r), dilation, groups)
     return list(names), chosen
+
+
+def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride, padding,
+                    dilation, groups: int, need_dx: bool = True, need_dw: bool = True,
+                    need_db: bool = True
+                    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    (t, bo), (l, r) = padding
+    return _C.conv2d_backward(dy, x, w, stride, (t, bo, l, r), dilation, groups,
+                              need_dx, need_dw, need_db)

@@ -14,6 +14,7 @@ _conv2d = register(Op("conv2d", reference.conv2d, kernels={"cpu": _cpu.conv2d},
                       flops=lambda g: g.flops(), doc="convolution forward (+bias, +ReLU)",
                       variants=_cpu.conv2d_variants))
 _conv2d_backward = register(Op("conv2d_backward", reference.conv2d_backward,
+                               kernels={"cpu": _cpu.conv2d_backward},
                                flops=lambda g: 2 * g.flops(),
                                doc="convolution backward (dx, dw, db)"))
 
