@@ -5,4 +5,5 @@
 namespace fc {
 void bind_core(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
+void bind_probe(pybind11::module_& m);
 }  // namespace fc

@@ -4,4 +4,5 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "fastconv C++ CPU kernels (NHWC, float32)";
   fc::bind_core(m);
   fc::bind_conv(m);
+  fc::bind_probe(m);
 }
