@@ -311,10 +311,11 @@ class Progress:
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
 
-    def start(self, label: str) -> None:
+    def start(self, label: str, end: str = " ... ") -> None:
+        """end='\n' when the measurement prints lines of its own (child processes)."""
         self.i += 1
         w = len(str(self.total))
-        self.stream.write(f"[{self.i:{w}d}/{self.total}] {label} ... ")
+        self.stream.write(f"[{self.i:{w}d}/{self.total}] {label}{end}")
         self.stream.flush()
 
     def done(self, result: str) -> None:
@@ -457,14 +458,23 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def run_child(argv: Sequence[str], timeout: float | None = None) -> dict[str, Any]:
-    """Run a Python benchmark child (fresh process: its own peak memory) and parse the last
-    stdout line as JSON; the child's stderr (progress) passes through."""
-    proc = subprocess.run([sys.executable, *argv], stdout=subprocess.PIPE, text=True,
-                          timeout=timeout, cwd=BENCH_DIR.parent)
+def run_child(cfg: dict[str, Any], threads: int, timeout: float | None = None
+              ) -> dict[str, Any]:
+    """Run one configuration in a fresh process (bench/_child.py: its own peak memory) with
+    every thread pool sized `threads`; returns its JSON result or {"error": ...}. The child's
+    progress (stderr) passes through."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    argv = [sys.executable, str(BENCH_DIR / "_child.py"), json.dumps(dict(cfg, threads=threads))]
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout,
+                              cwd=BENCH_DIR.parent, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout:.0f} s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     if proc.returncode != 0 or not lines:
-        return {"error": f"exit {proc.returncode}"}
+        return {"error": f"child exited with {proc.returncode}"}
     try:
         return json.loads(lines[-1])
     except json.JSONDecodeError:

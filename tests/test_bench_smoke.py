@@ -61,3 +61,28 @@ def test_ops_bench_tiny(tmp_path, monkeypatch):
     rows = ops.run(s, tmp_path / "RESULTS.md")
     assert len(rows) == 1 and rows[0].copy_gbps > 0
     assert "<!-- ops:begin -->" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_nets_and_train_reports_from_child_results():
+    from bench import nets, train
+
+    ok = {"seconds": [0.5, 0.4], "params": 10, "base_mib": 100.0, "peak_mib": 150.0}
+    row = nets.Row("resnet50", 16, 2, {("fastconv", "nhwc"): ok,
+                                        ("torch", "nchw"): dict(ok, seconds=[0.6]),
+                                        ("torch", "cl"): {"error": "child exited with 1"}})
+    text = nets.report([row], nets.Settings(["resnet50"], [16], [2]))
+    assert "resnet50" in text and "40.00" in text  # 16 images / 0.4 s
+    if harness.torch is not None:
+        assert row.ratio == pytest.approx(1.5)
+    trow = train.Row("lenet5_epoch", 2, {("fastconv", "nhwc"): dict(ok, how="fit"),
+                                         ("torch", "nchw"): ok, ("torch", "cl"): ok})
+    text = train.report([trow], train.Settings(["lenet5_epoch"], [2]))
+    assert "lenet5_epoch" in text and "memory" in text
+
+
+def test_child_runs_a_torch_free_fastconv_config_or_reports_failure():
+    """The child protocol: JSON back, or an error entry (never an exception in the parent)."""
+    r = harness.run_child({"task": "infer", "lib": "fastconv", "layout": "nhwc",
+                           "net": "no_such_net", "n": 1, "warmup": 0, "repeats": 1,
+                           "budget": 0.1, "label": "smoke"}, 1, timeout=60)
+    assert "error" in r
