@@ -425,6 +425,12 @@ def run(s: Settings, out: str | Path | None = H.RESULTS, plot_path: str | None =
             rows += bench.run_config(layer, n, t)
     finally:
         fastconv.set_num_threads(old)
+    machine.refresh_fma()
+    for r in rows:
+        r.peak = machine.fma_peak(r.threads)
+    for t in s.threads:
+        progress.note(f"FMA peak (best of start and end), {t} thread(s): "
+                      f"{machine.fma_peak(t):.0f} GFLOP/s")
     if out is not None:
         H.write_section(out, "conv-quick" if s.quick else "conv", report(rows, s, machine))
         print(f"results written to {out}", file=sys.stderr)

@@ -201,6 +201,13 @@ class Machine:
             self._fma[threads] = float(fastconv._C.fma_peak_gflops(threads, self.fma_seconds))
         return self._fma[threads]
 
+    def refresh_fma(self) -> None:
+        """Measure every probed thread count again and keep the higher value: on a shared
+        machine one probe can land in a busy moment and make every % of peak look too good."""
+        for t in list(self._fma):
+            self._fma[t] = max(self._fma[t],
+                               float(fastconv._C.fma_peak_gflops(t, self.fma_seconds)))
+
     def copy_bandwidth(self, nbytes: int, threads: int) -> float:
         """GB/s (bytes read + written) of np.copyto into a preallocated buffer of `nbytes`.
 
@@ -415,7 +422,7 @@ def plot_bars(path: Path | str, labels: Sequence[str], series: dict[str, Sequenc
         return False
     n = max(1, len(series))
     width = 0.8 / n
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(labels) * n + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(min(16.0, max(6.0, 0.3 * len(labels) * n + 2)), 5.0))
     xs = np.arange(len(labels))
     for i, (name, vals) in enumerate(series.items()):
         ax.bar(xs + (i - (n - 1) / 2) * width, [v or 0.0 for v in vals], width, label=name)
