@@ -18,6 +18,18 @@ from ._backend import (
 from ._info import info, info_dict
 from ._optable import OPS
 from .ops.conv import conv2d, conv2d_backward
+from .ops.dense import dense, dense_backward
+from .ops.eltwise import add, add_backward, concat, concat_backward, relu, relu_backward
+from .ops.loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
+from .ops.norm import batch_norm, batch_norm_backward, fold_batch_norm
+from .ops.pool import (
+    avg_pool2d,
+    avg_pool2d_backward,
+    global_avg_pool2d,
+    global_avg_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+)
 
 __version__ = _C.__version__
 
@@ -33,17 +45,37 @@ def __getattr__(name: str):  # lazy: `fastconv.nn` without importing every floor
 
 __all__ = [
     "OPS",
+    "add",
+    "add_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "batch_norm",
+    "batch_norm_backward",
+    "concat",
+    "concat_backward",
     "conv2d",
     "conv2d_backward",
+    "dense",
+    "dense_backward",
+    "fold_batch_norm",
     "get_backend",
     "get_isa",
     "get_num_threads",
+    "global_avg_pool2d",
+    "global_avg_pool2d_backward",
     "info",
     "info_dict",
+    "max_pool2d",
+    "max_pool2d_backward",
     "reference",
+    "relu",
+    "relu_backward",
     "set_backend",
     "set_isa",
     "set_num_threads",
+    "softmax",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_backward",
     "supported_isas",
     "use_backend",
     "use_isa",

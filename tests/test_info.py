@@ -17,14 +17,16 @@ def test_info_prints_facts():
     assert d["ops"]["conv2d"] == "cpu"
 
 
-def test_cli_info_and_forced_isa():
+def test_cli_info_and_forced_isa(tmp_path):
+    # run outside the source tree so the installed package (with _C) is imported
     env = dict(os.environ, FASTCONV_ISA="generic")
     out = subprocess.run([sys.executable, "-m", "fastconv", "--info"], env=env,
-                         capture_output=True, text=True, check=True).stdout
+                         cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     isa_line = [ln for ln in out.splitlines() if ln.startswith("isa ")]
     assert isa_line and isa_line[0].split()[-1] == "generic"
     code = "import fastconv; print(fastconv.get_isa())"
-    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+    got = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                         capture_output=True, text=True,
                          check=True).stdout.strip().splitlines()[-1]
     assert got == "generic"
 

@@ -6,5 +6,40 @@ Layout: activations NHWC, convolution weights HWIO ``(f_h, f_w, C / groups, K)``
 """
 
 from .conv import conv2d, conv2d_backward
+from .dense import dense, dense_backward
+from .eltwise import add, add_backward, concat, concat_backward, relu, relu_backward
+from .loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
+from .norm import batch_norm, batch_norm_backward, fold_batch_norm
+from .pool import (
+    avg_pool2d,
+    avg_pool2d_backward,
+    global_avg_pool2d,
+    global_avg_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+)
 
-__all__ = ["conv2d", "conv2d_backward"]
+__all__ = [
+    "add",
+    "add_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "batch_norm",
+    "batch_norm_backward",
+    "concat",
+    "concat_backward",
+    "conv2d",
+    "conv2d_backward",
+    "dense",
+    "dense_backward",
+    "fold_batch_norm",
+    "global_avg_pool2d",
+    "global_avg_pool2d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "relu",
+    "relu_backward",
+    "softmax",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_backward",
+]

@@ -1,0 +1,13 @@
+"""Transfer learning on the digits: pretrain LeNet-5 on digits 0-4, then learn 5-9 from ten
+images per class, against training the same network from scratch on those 50 images.
+
+    python examples/transfer_digits.py
+"""
+
+from fastconv.train.transfer import transfer_digits
+
+r = transfer_digits(per_class=10, verbose=0)
+print(f"pretrained on 0-4: held-out accuracy {r['source_accuracy']:.3f} "
+      f"({r['pretrain_seconds']:.0f} s)")
+print(f"5-9 from {int(r['train_images'])} images, held-out accuracy: "
+      f"transfer {r['transfer_accuracy']:.3f}  vs  scratch {r['scratch_accuracy']:.3f}")

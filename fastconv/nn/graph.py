@@ -1,0 +1,171 @@
+"""The execution plan of a graph model: topological order, fusions, forward and backward.
+
+Fusions (the pattern must be private: the intermediate tensor has one consumer and is not a
+model output):
+- Conv2D/Dense/BatchNormalization/Add followed by a ReLU layer: one op with ``relu=True``.
+- inference only: Conv2D (linear) -> BatchNormalization: the BN is folded into the conv's
+  weights (fastconv.fold_batch_norm), cached until the weights may have changed
+  (``parameter.generation()``), so conv -> BN -> ReLU is one convolution at inference.
+"""
+
+from __future__ import annotations
+
+import fastconv as F
+
+from .activations import is_relu
+from .layer import InputLayer, Layer, Node, Tensor
+from .layers_conv import Conv2D
+from .layers_norm import BatchNormalization
+from .parameter import generation
+
+
+def topological_nodes(inputs: list[Tensor], outputs: list[Tensor]) -> list[Node]:
+    """Nodes that the outputs depend on, each after its inputs (iterative DFS)."""
+    stop = {id(t) for t in inputs}
+    order: list[Node] = []
+    seen: set[int] = set()
+    for out in outputs:
+        stack: list[tuple[Node, bool]] = [(out.node, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            if id(node.output) in stop:
+                continue
+            if isinstance(node.layer, InputLayer):
+                raise ValueError(f"the outputs depend on input {node.layer.name!r}, which is "
+                                 "not among the model's inputs")
+            for t in reversed(node.inputs):
+                if id(t.node) not in seen:
+                    stack.append((t.node, False))
+    return order
+
+
+class Step:
+    """One layer call (plus what it absorbed) reading and writing value slots."""
+
+    __slots__ = ("layer", "ins", "out", "relu", "bn", "fold_gen", "folded")
+
+    def __init__(self, layer: Layer, ins: list[int]):
+        self.layer, self.ins, self.out = layer, ins, -1
+        self.relu = False
+        self.bn: BatchNormalization | None = None
+        self.fold_gen, self.folded = -1, None
+
+    def forward(self, x, training: bool):
+        if self.bn is None:
+            return self.layer._forward(x, training, relu=self.relu)
+        conv: Conv2D = self.layer  # type: ignore[assignment]
+        if self.fold_gen != generation():
+            b = conv.bias.value if conv.bias is not None else None
+            g, beta = self.bn.gamma_beta()
+            self.folded = F.fold_batch_norm(conv.kernel.value, b, g, beta, self.bn.moving_mean,
+                                            self.bn.moving_variance, eps=self.bn.epsilon)
+            self.fold_gen = generation()
+        w, b = self.folded
+        return F.conv2d(x, w, b, relu=self.relu, **conv.conv_args()), None
+
+
+class Plan:
+    """Steps in order for a set of outputs, in training or inference mode."""
+
+    def __init__(self, inputs: list[Tensor], outputs: list[Tensor], training: bool,
+                 fuse: bool = True):
+        nodes = topological_nodes(inputs, outputs)
+        consumers: dict[int, list[Node]] = {}
+        for n in nodes:
+            for t in n.inputs:
+                consumers.setdefault(id(t), []).append(n)
+        out_ids = {id(t) for t in outputs}
+        slots: dict[int, int] = {id(t): i for i, t in enumerate(inputs)}
+        input_ids = set(slots)
+
+        def slot(t: Tensor) -> int:
+            return slots.setdefault(id(t), len(slots))
+
+        def sole_consumer(t: Tensor) -> Node | None:
+            users = consumers.get(id(t), [])
+            return users[0] if len(users) == 1 and id(t) not in out_ids else None
+
+        absorbed: set[int] = set()
+        self.steps: list[Step] = []
+        for node in nodes:
+            layer = node.layer
+            if id(node) in absorbed or id(node.output) in input_ids:
+                continue
+            step = Step(layer, [slot(t) for t in node.inputs])
+            cur = node.output
+            linear = getattr(layer, "activation", "linear") == "linear"
+            nxt = sole_consumer(cur) if fuse else None
+            if (not training and isinstance(layer, Conv2D) and linear and nxt is not None
+                    and isinstance(nxt.layer, BatchNormalization)):
+                step.bn = nxt.layer
+                absorbed.add(id(nxt))
+                cur = nxt.output
+                nxt = sole_consumer(cur)
+            if layer.fuses_relu and linear and nxt is not None and is_relu(nxt.layer):
+                step.relu = True
+                absorbed.add(id(nxt))
+                cur = nxt.output
+            step.out = slot(cur)
+            self.steps.append(step)
+        self.n_slots = len(slots)
+        self.n_inputs = len(inputs)
+        self.outputs = [slots[id(t)] for t in outputs]
+        # inference frees each value after its last reader
+        last: dict[int, int] = {}
+        for i, s in enumerate(self.steps):
+            for j in s.ins:
+                last[j] = i
+        keep = set(self.outputs)
+        self.frees = [[j for j in set(s.ins) if last[j] == i and j not in keep]
+                      for i, s in enumerate(self.steps)]
+
+    def forward(self, xs: list, training: bool) -> tuple[list, list | None]:
+        vals: list = [None] * self.n_slots
+        vals[:self.n_inputs] = xs
+        ctxs: list | None = [] if training else None
+        for i, step in enumerate(self.steps):
+            ins = [vals[j] for j in step.ins]
+            y, ctx = step.forward(ins if step.layer.multi_input else ins[0], training)
+            vals[step.out] = y
+            if ctxs is not None:
+                ctxs.append(ctx)
+            else:
+                for j in self.frees[i]:
+                    vals[j] = None
+        return [vals[j] for j in self.outputs], ctxs
+
+    def backward(self, dys: list, ctxs: list, input_grad: bool) -> list:
+        """Gradients of the inputs (None entries if not asked); sets parameter grads."""
+        req = [input_grad] * self.n_inputs + [False] * (self.n_slots - self.n_inputs)
+        for step in self.steps:  # which values carry a gradient we need
+            req[step.out] = (any(req[j] for j in step.ins)
+                             or any(p.trainable for p in step.layer._params))
+        grads: list = [None] * self.n_slots
+        for j, dy in zip(self.outputs, dys, strict=False):
+            if dy is not None:
+                grads[j] = dy if grads[j] is None else F.add(grads[j], dy)
+        seen: set[int] = set()
+        for step, ctx in zip(reversed(self.steps), reversed(ctxs), strict=False):
+            dy = grads[step.out]
+            grads[step.out] = None
+            if dy is None or not req[step.out]:
+                continue
+            need_dx = any(req[j] for j in step.ins)
+            dx, pgrads = step.layer._backward(dy, ctx, need_dx)
+            for p, g in zip(step.layer._params, pgrads, strict=False):
+                if g is not None:
+                    p.grad = g if id(p) not in seen else p.grad + g  # a shared layer sums
+                    seen.add(id(p))
+            if not need_dx:
+                continue
+            for j, d in zip(step.ins, dx if step.layer.multi_input else [dx], strict=False):
+                if d is not None and req[j]:
+                    grads[j] = d if grads[j] is None else F.add(grads[j], d)
+        return grads[:self.n_inputs]

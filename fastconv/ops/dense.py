@@ -1,0 +1,49 @@
+"""dense (fully connected) and dense_backward: validation, then the op table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import reference
+from .._optable import Op, register
+from .._validate import array, same_shape
+from .conv import compute_dtype
+
+_dense = register(Op("dense", reference.dense,
+                     flops=lambda x, w, *a, **k: 2 * x.shape[0] * w.shape[0] * w.shape[1],
+                     doc="x @ w + b (+ReLU)"))
+_dense_backward = register(Op("dense_backward", reference.dense_backward,
+                              flops=lambda dy, x, w, **k: 4 * x.shape[0] * w.shape[0]
+                              * w.shape[1], doc="(dx, dw, db) of dense"))
+
+
+def _checked(x, w) -> tuple[np.ndarray, np.ndarray]:
+    x = array(x, "x", 2, dtype=compute_dtype())
+    w = array(w, "w", 2, dtype=compute_dtype())
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"w: expected {x.shape[1]} input rows (x has {x.shape[1]} features), "
+                         f"got shape {w.shape}")
+    return x, w
+
+
+def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+          relu: bool = False) -> np.ndarray:
+    """Fully connected layer: x (N, in) @ w (in, out) + b (out,), optionally max(., 0)."""
+    x, w = _checked(x, w)
+    if b is not None:
+        b = array(b, "b", 1, dtype=compute_dtype())
+        same_shape(b, "b", (w.shape[1],))
+    return _dense(x, w, b, relu=bool(relu))
+
+
+def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, need_dx: bool = True,
+                   need_dw: bool = True, need_db: bool = True):
+    """(dx, dw, db) of :func:`dense`; a gradient not asked for is None.
+
+    After a fused ReLU, mask dy first with ``relu_backward(dy, y)``.
+    """
+    x, w = _checked(x, w)
+    dy = array(dy, "dy", 2, dtype=compute_dtype())
+    same_shape(dy, "dy", (x.shape[0], w.shape[1]))
+    return _dense_backward(dy, x, w, need_dx=bool(need_dx), need_dw=bool(need_dw),
+                           need_db=bool(need_db))

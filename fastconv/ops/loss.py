@@ -1,0 +1,63 @@
+"""softmax and softmax cross-entropy: validation, then the op table."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import reference
+from .._optable import Op, register
+from .._validate import array, same_shape
+from .conv import compute_dtype
+
+_softmax = register(Op("softmax", reference.softmax, bytes=lambda z, axis=-1: 8 * z.size,
+                       doc="softmax (max subtracted)"))
+_sce = register(Op("softmax_cross_entropy", reference.softmax_cross_entropy,
+                   bytes=lambda z, t: 4 * z.size, doc="mean softmax cross-entropy"))
+_sce_backward = register(Op("softmax_cross_entropy_backward",
+                            reference.softmax_cross_entropy_backward,
+                            bytes=lambda z, t: 8 * z.size,
+                            doc="(softmax - target) / N"))
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax along `axis`."""
+    z = array(logits, "logits", dtype=compute_dtype())
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis: expected an int, got {axis!r}")
+    if not -z.ndim <= int(axis) < z.ndim:
+        raise ValueError(f"axis: {axis} is out of range for {z.ndim} dimensions")
+    return _softmax(z, axis=int(axis))
+
+
+def _checked(logits: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
+    z = array(logits, "logits", 2, dtype=compute_dtype())
+    n, k = z.shape
+    t = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
+    if t.dtype.kind in "iu":
+        if t.ndim != 1:
+            raise ValueError(f"labels: integer labels must have shape ({n},), got {t.shape}")
+        same_shape(t, "labels", (n,))
+        if t.min() < 0 or t.max() >= k:
+            raise ValueError(f"labels: class indices must be in [0, {k}), got "
+                             f"[{t.min()}, {t.max()}]")
+        return z, np.ascontiguousarray(t, dtype=np.int64)
+    t = array(t, "labels", 2, dtype=z.dtype)
+    same_shape(t, "labels", (n, k))
+    return z, t
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over the batch of the cross-entropy of softmax(logits) against labels.
+
+    logits: (N, K). labels: int class indices (N,), or (N, K) one-hot / probabilities.
+    """
+    z, t = _checked(logits, labels)
+    return _sce(z, t)
+
+
+def softmax_cross_entropy_backward(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`softmax_cross_entropy` (the batch mean): (softmax(z) - t) / N."""
+    z, t = _checked(logits, labels)
+    return _sce_backward(z, t)

@@ -1,0 +1,116 @@
+"""max/avg/global-average pooling and their backward: validation, then the op table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import reference
+from .._args import PaddingArg
+from .._optable import Op, register
+from .._pool_args import PoolGeometry
+from .._validate import array, out_array, same_shape
+from .conv import compute_dtype
+
+
+def _pool_bytes(x, pool_size=2, stride=None, padding=0, **_) -> int:
+    g = PoolGeometry(x.shape, pool_size, stride, padding)
+    return 4 * (x.size + int(np.prod(g.y_shape)))
+
+
+def _pool_bwd_bytes(dy, x, *_, **__) -> int:
+    return 4 * (dy.size + 2 * x.size)
+
+
+_max_pool2d = register(Op("max_pool2d", reference.max_pool2d, bytes=_pool_bytes,
+                          doc="max pooling forward"))
+_max_pool2d_backward = register(Op("max_pool2d_backward", reference.max_pool2d_backward,
+                                   bytes=_pool_bwd_bytes,
+                                   doc="max pooling backward (argmax recomputed)"))
+_avg_pool2d = register(Op("avg_pool2d", reference.avg_pool2d, bytes=_pool_bytes,
+                          doc="average pooling forward"))
+_avg_pool2d_backward = register(Op("avg_pool2d_backward", reference.avg_pool2d_backward,
+                                   bytes=_pool_bwd_bytes, doc="average pooling backward"))
+_global_avg_pool2d = register(Op("global_avg_pool2d", reference.global_avg_pool2d,
+                                 bytes=lambda x: 4 * (x.size + x.shape[0] * x.shape[3]),
+                                 doc="mean over H and W"))
+_global_avg_pool2d_backward = register(Op(
+    "global_avg_pool2d_backward", reference.global_avg_pool2d_backward,
+    bytes=lambda dy, x: 4 * (dy.size + x.size), doc="global average pooling backward"))
+
+
+def _checked(x, pool_size, stride, padding, name="x") -> tuple[np.ndarray, PoolGeometry]:
+    x = array(x, name, 4, dtype=compute_dtype())
+    return x, PoolGeometry(x.shape, pool_size, stride, padding)
+
+
+def _checked_dy(dy, g: PoolGeometry) -> np.ndarray:
+    dy = array(dy, "dy", 4, dtype=compute_dtype())
+    same_shape(dy, "dy", g.y_shape)
+    return dy
+
+
+def max_pool2d(x: np.ndarray, pool_size: object = 2, stride: object = None,
+               padding: PaddingArg = 0, *, out: np.ndarray | None = None) -> np.ndarray:
+    """2-D max pooling of NHWC `x`.
+
+    Args:
+        x: (N, H, W, C).
+        pool_size: window, int or (h, w).
+        stride: int or (h, w); None means pool_size.
+        padding: int, (h, w), ((top, bottom), (left, right)), 'valid' or 'same'
+            (TensorFlow's); each side must be smaller than the window. Padded cells never
+            win the max.
+        out: optional float32 C-contiguous (N, P, Q, C) buffer for the result.
+    """
+    x, g = _checked(x, pool_size, stride, padding)
+    out_array(out, g.y_shape)
+    return _max_pool2d(x, g.pool_size, g.stride, g.pads, out=out)
+
+
+def max_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size: object = 2,
+                        stride: object = None, padding: PaddingArg = 0) -> np.ndarray:
+    """dx of :func:`max_pool2d`: each window's dy goes to its first maximum (row-major scan).
+
+    The argmax is recomputed from x (no index array is stored by the forward).
+    """
+    x, g = _checked(x, pool_size, stride, padding)
+    dy = _checked_dy(dy, g)
+    return _max_pool2d_backward(dy, x, g.pool_size, g.stride, g.pads)
+
+
+def avg_pool2d(x: np.ndarray, pool_size: object = 2, stride: object = None,
+               padding: PaddingArg = 0, *, count_include_pad: bool = False,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """2-D average pooling of NHWC `x` (arguments as :func:`max_pool2d`).
+
+    count_include_pad=False (Keras/TF, default): divide by the number of real input cells
+    in the window; True (PyTorch's default): divide by the window area.
+    """
+    x, g = _checked(x, pool_size, stride, padding)
+    out_array(out, g.y_shape)
+    return _avg_pool2d(x, g.pool_size, g.stride, g.pads,
+                       count_include_pad=bool(count_include_pad), out=out)
+
+
+def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size: object = 2,
+                        stride: object = None, padding: PaddingArg = 0, *,
+                        count_include_pad: bool = False) -> np.ndarray:
+    """dx of :func:`avg_pool2d`."""
+    x, g = _checked(x, pool_size, stride, padding)
+    dy = _checked_dy(dy, g)
+    return _avg_pool2d_backward(dy, x, g.pool_size, g.stride, g.pads,
+                                count_include_pad=bool(count_include_pad))
+
+
+def global_avg_pool2d(x: np.ndarray) -> np.ndarray:
+    """Mean over H and W of NHWC `x`: (N, H, W, C) -> (N, C)."""
+    x = array(x, "x", 4, dtype=compute_dtype())
+    return _global_avg_pool2d(x)
+
+
+def global_avg_pool2d_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dx of :func:`global_avg_pool2d`: dy / (H * W) at every pixel, shape of x."""
+    x = array(x, "x", 4, dtype=compute_dtype())
+    dy = array(dy, "dy", 2, dtype=compute_dtype())
+    same_shape(dy, "dy", (x.shape[0], x.shape[3]))
+    return _global_avg_pool2d_backward(dy, x)

@@ -1,0 +1,110 @@
+"""The training floor on real fastconv.nn models (skipped until fastconv.nn is installed)."""
+
+import numpy as np
+import pytest
+
+nn = pytest.importorskip("fastconv.nn")
+
+from fastconv import train  # noqa: E402
+from fastconv.train import SGD, Adam, transfer  # noqa: E402
+
+
+def small_net(num_classes=3, seed=0):
+    nn.set_seed(seed)
+    x = nn.Input((8, 8, 1))
+    y = nn.Conv2D(4, 3, name="conv")(x)
+    y = nn.BatchNormalization(name="bn")(y)
+    y = nn.ReLU(name="relu")(y)
+    y = nn.MaxPool2D(2, name="pool")(y)
+    y = nn.Flatten(name="flat")(y)
+    y = nn.Dense(8, activation="relu", name="fc")(y)
+    y = nn.Dense(num_classes, name="head")(y)
+    return nn.Model(x, y)
+
+
+def stripes(n=96, seed=0):
+    """Class = orientation of a bright line: horizontal, vertical, diagonal."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(0, 0.2, (n, 8, 8, 1)).astype(np.float32)
+    for i, k in enumerate(y):
+        j = rng.integers(1, 7)
+        if k == 0:
+            x[i, j, :, 0] += 1
+        elif k == 1:
+            x[i, :, j, 0] += 1
+        else:
+            x[i, np.arange(8), np.arange(8), 0] += 1
+    return x, y.astype(np.int64)
+
+
+def test_nn_model_training_reduces_loss():
+    x, y = stripes()
+    m = small_net()
+    m.compile(Adam(0.01), metrics=["accuracy"])
+    before = m.evaluate(x, y)["loss"]
+    h = m.fit(x, y, epochs=6, batch_size=16, verbose=0, seed=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert m.evaluate(x, y)["loss"] < 0.7 * before
+
+
+def test_frozen_layers_are_bitwise_unchanged_and_bn_uses_running_stats():
+    x, y = stripes()
+    m = small_net()
+    m.freeze(up_to="bn")
+    frozen = {k: v.copy() for k, v in m.state_dict().items() if k.startswith(("conv", "bn"))}
+    head0 = m.get_layer("head").get_weights()[0].copy()
+    train.compile(m, SGD(0.1, momentum=0.9), metrics=["accuracy"])
+    train.fit(m, x, y, epochs=2, batch_size=16, verbose=0, seed=0)
+    after = m.state_dict()
+    for k, v in frozen.items():  # weights and BN running statistics untouched
+        assert after[k].tobytes() == v.tobytes(), k
+    assert not np.array_equal(m.get_layer("head").get_weights()[0], head0)
+
+
+def test_replace_head_and_fine_tune_last_k():
+    x, y = stripes()
+    base = small_net(num_classes=5)
+    new = transfer.replace_head(base, 3)
+    assert new.output_shape == (None, 3)
+    assert new.get_layer("conv") is base.get_layer("conv")  # shared, pretrained layers
+    transfer.fine_tune(new, last_k=1)
+    assert [p.name for p in new.trainable_parameters()] == [
+        p.name for p in new.get_layer("new_head").parameters()]
+    fc0 = new.get_layer("fc").get_weights()[0].copy()
+    train.compile(new, Adam(0.01))
+    train.fit(new, x, y, epochs=1, verbose=0, seed=0)
+    assert new.get_layer("fc").get_weights()[0].tobytes() == fc0.tobytes()
+    transfer.fine_tune(new)  # all
+    assert len(new.trainable_parameters()) == len(new.parameters())
+    with pytest.raises(ValueError, match="last_k"):
+        transfer.fine_tune(new, 99)
+
+
+def test_ten_crop_and_ensemble():
+    x, _ = stripes(6)
+    m = small_net()
+    big = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # 10x10 -> 8x8 crops
+    crops = train.ten_crops(big, 8)
+    assert len(crops) == 10
+    np.testing.assert_array_equal(crops[4], x)  # the centre crop
+    np.testing.assert_array_equal(crops[9], x[:, :, ::-1])
+    p = train.predict_ten_crop(m, big, 8)
+    manual = np.mean([train.tta.softmax(m.predict(c)) for c in crops], axis=0)
+    np.testing.assert_allclose(p, manual, rtol=1e-5)
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
+    m2 = small_net(seed=1)
+    e = train.predict_ensemble([m, m2], x)
+    np.testing.assert_allclose(
+        e, (train.tta.softmax(m.predict(x)) + train.tta.softmax(m2.predict(x))) / 2, rtol=1e-5)
+
+
+def test_checkpoint_roundtrip_on_a_model(tmp_path):
+    x, y = stripes()
+    m = small_net()
+    train.compile(m, Adam(0.01))
+    ck = train.ModelCheckpoint(tmp_path / "m.npz", monitor="loss", save_best_only=True)
+    train.fit(m, x, y, epochs=2, verbose=0, callbacks=[ck], seed=0)
+    m2 = small_net(seed=5)
+    train.load_weights(m2, ck.last_saved)
+    np.testing.assert_array_equal(m2.predict(x), m.predict(x))
