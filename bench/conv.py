@@ -75,11 +75,27 @@ def forward_variants() -> list[str]:
     """'auto' plus every named forward algorithm fastconv exposes (OPS['conv2d'].variants,
     usable through conv2d(..., algo=name)); just 'auto' where it exposes none."""
     variants = getattr(fastconv.OPS["conv2d"], "variants", None)
+    if callable(variants):
+        variants = variants()
     if not variants or "algo" not in inspect.signature(fastconv.conv2d).parameters:
         return ["auto"]
     names = list(variants) if isinstance(variants, dict) else [
         getattr(v, "name", v) for v in variants]
     return ["auto"] + [str(n) for n in names if str(n) != "auto"]
+
+
+def applicable(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[list[str] | None, str | None]:
+    """(forward algorithms that apply to this layer, the one 'auto' picks), where fastconv
+    says (fastconv._cpu.conv2d_applicable); (None, None) where it doesn't."""
+    fn = getattr(getattr(fastconv, "_cpu", None), "conv2d_applicable", None)
+    if fn is None:
+        return None, None
+    try:
+        names, chosen = fn(x, w, stride=g.stride, padding=g.pads, dilation=g.dilation,
+                           groups=g.groups)
+        return list(names), str(chosen)
+    except (TypeError, ValueError, RuntimeError):
+        return None, None
 
 
 def backward_runs_on() -> str:
@@ -221,8 +237,14 @@ class Bench:
         if check is None and ref_y:
             check = ref_y[0].astype(np.float64)
 
+        usable, chosen = applicable(x, w, g)
         for row in rows[:-1]:
-            kw = {} if row.algo == "auto" else {"algo": row.algo}
+            if row.algo == "auto" and chosen:
+                row.algo = f"auto ({chosen})"
+            elif usable is not None and row.algo != "auto" and row.algo not in usable:
+                row.fc_note = "does not apply"
+                continue
+            kw = {} if row.algo.startswith("auto") else {"algo": row.algo}
 
             def fwd(kw=kw) -> Any:
                 return fastconv.conv2d(x, w, stride=stride, padding=pad, out=y, **kw)
@@ -319,7 +341,7 @@ def _row_cells(r: Row) -> list[str]:
 
 def targets(rows: Sequence[Row]) -> list[list[str]]:
     """The issue's targets, each with the numbers behind it and met / not met."""
-    auto = [r for r in rows if r.algo == "auto"]
+    auto = [r for r in rows if r.algo.startswith("auto")]
     fwd = [r for r in auto if r.pas == "fwd"]
     bwd = [r for r in auto if r.pas == "bwd"]
     out = []
@@ -362,7 +384,7 @@ def geomean_table(rows: Sequence[Row]) -> str:
     body = []
     for n in sorted({r.n for r in rows}):
         for t in sorted({r.threads for r in rows}):
-            sel = [r for r in rows if r.n == n and r.threads == t and r.algo == "auto"]
+            sel = [r for r in rows if r.n == n and r.threads == t and r.algo.startswith("auto")]
             body.append([str(n), str(t)] + [H.fmt_ratio(H.geomean(
                 r.ratio for r in sel if r.pas == p)) for p in ("fwd", "bwd")])
     return ("Geometric mean of the ratio to torch per batch and thread count:\n\n"
@@ -399,7 +421,7 @@ def plot(rows: Sequence[Row], path: str) -> None:
     for t in sorted({r.threads for r in rows}):
         for p in ("fwd", "bwd"):
             look = {(r.layer.name, r.n): r.ratio for r in rows
-                    if r.threads == t and r.pas == p and r.algo == "auto"}
+                    if r.threads == t and r.pas == p and r.algo.startswith("auto")}
             series[f"{p}, {t} thr"] = [look.get(k) for k in keys]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if H.plot_bars(path, labels, series, "fastconv conv2d vs PyTorch CPU (time ratio)"):

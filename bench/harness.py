@@ -269,6 +269,8 @@ def machine_facts(machine: Machine | None = None) -> dict[str, str]:
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset (OpenBLAS autodetect)"),
         "NumPy's OpenBLAS (the reference's BLAS)": blas_facts(),
         "torch": torch_version(),
+        "fastconv ops on the NumPy fallback (no C++ kernel in this build)":
+            ", ".join(k for k, v in info["ops"].items() if v != "cpu") or "none",
     }
     if machine is not None:
         facts.update(machine.facts())

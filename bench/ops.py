@@ -51,6 +51,12 @@ class Case:
     reference: Callable[[dict], Callable[[], Any] | None]
     torch: Callable[[dict, bool], Callable[[], Any]] | None
     make: Callable[[np.random.Generator], dict]
+    ops: tuple[str, ...] = ()                    # fastconv op-table names the call runs
+
+    def fallback(self) -> bool:
+        """True if fastconv runs (part of) this call on the NumPy fallback, not C++."""
+        return any(name in fastconv.OPS and fastconv.OPS[name].runs_on("cpu") != "cpu"
+                   for name in self.ops)
 
 
 def _fc(name: str) -> Callable | None:
@@ -105,7 +111,7 @@ def _pool_case(kind: str, k: int, s: int, p: int) -> Case:
         return lambda: F.avg_pool2d(xt, k, s, p, count_include_pad=False)
 
     return Case(f"{kind}_pool2d {k}x{k} s{s} p{p} {POOL_X}", f"{kind}pool",
-                _bytes(POOL_X, y_shape), fc, ref, tt, make)
+                _bytes(POOL_X, y_shape), fc, ref, tt, make, (f"{kind}_pool2d",))
 
 
 def _gap_case() -> Case:
@@ -125,7 +131,7 @@ def _gap_case() -> Case:
         return lambda: torch.nn.functional.adaptive_avg_pool2d(xt, 1)
 
     return Case(f"global_avg_pool2d {GAP_X}", "gap", _bytes(GAP_X, (N, GAP_X[3])), fc, ref, tt,
-                make)
+                make, ("global_avg_pool2d",))
 
 
 def _bn_make(rng):
@@ -168,7 +174,7 @@ def _bn_train_fwd() -> Case:
         return run
 
     return Case(f"batch_norm training fwd {ACT_X}", "bn_train_fwd", _bytes(ACT_X, ACT_X), fc,
-                ref, tt, _bn_make)
+                ref, tt, _bn_make, ("batch_norm",))
 
 
 def _bn_train_bwd() -> Case:
@@ -198,7 +204,7 @@ def _bn_train_bwd() -> Case:
             dyt, xt, g, rm, rv, smean, sinv, True, BN_EPS, [True, True, True])
 
     return Case(f"batch_norm training bwd {ACT_X}", "bn_train_bwd",
-                _bytes(ACT_X, ACT_X, ACT_X), fc, ref, tt, _bn_make)
+                _bytes(ACT_X, ACT_X, ACT_X), fc, ref, tt, _bn_make, ("batch_norm_backward",))
 
 
 def _bn_infer() -> Case:
@@ -225,7 +231,7 @@ def _bn_infer() -> Case:
         return run
 
     return Case(f"batch_norm inference {ACT_X}", "bn_infer", _bytes(ACT_X, ACT_X), fc, ref, tt,
-                _bn_make)
+                _bn_make, ("batch_norm",))
 
 
 def _relu() -> Case:
@@ -246,7 +252,7 @@ def _relu() -> Case:
         yt = _empty_like_t(xt)
         return lambda: torch.clamp_min(xt, 0.0, out=yt)   # relu into a reused tensor
 
-    return Case(f"relu {ACT_X}", "relu", _bytes(ACT_X, ACT_X), fc, ref, tt, make)
+    return Case(f"relu {ACT_X}", "relu", _bytes(ACT_X, ACT_X), fc, ref, tt, make, ("relu",))
 
 
 def _add() -> Case:
@@ -268,7 +274,7 @@ def _add() -> Case:
         yt = _empty_like_t(at)
         return lambda: torch.add(at, bt, out=yt)
 
-    return Case(f"add {ACT_X}", "add", _bytes(ACT_X, ACT_X, ACT_X), fc, ref, tt, make)
+    return Case(f"add {ACT_X}", "add", _bytes(ACT_X, ACT_X, ACT_X), fc, ref, tt, make, ("add",))
 
 
 def _concat() -> Case:
@@ -291,7 +297,7 @@ def _concat() -> Case:
         return lambda: torch.cat(xts, 1, out=yt)
 
     return Case(f"concat 4 branches -> {y_shape}", "concat", _bytes(*CONCAT_XS, y_shape), fc,
-                ref, tt, make)
+                ref, tt, make, ("concat",))
 
 
 def all_cases() -> list[Case]:
@@ -406,8 +412,10 @@ RIGHT = [False] + [True] * (len(HEADERS) - 1)
 def _cells(r: Row) -> list[str]:
     na = H.TORCH_NA
     have = torch is not None
-    return [r.case.name, str(r.threads), f"{r.case.nbytes / 1e6:.1f}",
-            H.fmt_time(r.fc) if r.fc is not None else (r.fc_note or "-"),
+    fc = H.fmt_time(r.fc) if r.fc is not None else (r.fc_note or "-")
+    if r.fc is not None and r.case.fallback():
+        fc += " (NumPy fallback)"
+    return [r.case.name, str(r.threads), f"{r.case.nbytes / 1e6:.1f}", fc,
             H.fmt_num(r.gb(r.fc)), H.fmt_num(r.pct_copy, 0), H.fmt_num(r.copy_gbps),
             H.fmt_time(r.torch_nchw) if have else na, H.fmt_time(r.torch_cl) if have else na,
             H.fmt_num(r.gb(r.torch_best)) if have else na, H.fmt_ratio(r.ratio) if have else na,

@@ -86,3 +86,15 @@ def test_child_runs_a_torch_free_fastconv_config_or_reports_failure():
                            "net": "no_such_net", "n": 1, "warmup": 0, "repeats": 1,
                            "budget": 0.1, "label": "smoke"}, 1, timeout=60)
     assert "error" in r
+
+
+def test_forward_variants_read_from_the_op_table(monkeypatch):
+    def conv2d_with_algo(x, w, b=None, *, algo="auto", **kw):  # only its signature is read
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(fastconv.OPS["conv2d"], "variants", lambda: ["direct", "winograd"],
+                        raising=False)
+    monkeypatch.setattr(fastconv, "conv2d", conv2d_with_algo)
+    assert conv.forward_variants() == ["auto", "direct", "winograd"]
+    monkeypatch.setattr(fastconv.OPS["conv2d"], "variants", None, raising=False)
+    assert conv.forward_variants() == ["auto"]
