@@ -16,6 +16,7 @@ namespace FC_ISA_NS {
 
 void max_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __restrict y) {
   const int64_t C = p.C, W = p.W, rows = p.N * p.P;
+  const bool nt = stream_rows(y, rows * p.Q * C, C);
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / p.P;
@@ -31,9 +32,10 @@ void max_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __res
         auto m = vload<L>(xw + c);
         for (int64_t r = 0; r < nr; ++r)
           for (int64_t s = 0; s < ns; ++s) m = vmax<L>(m, vload<L>(xw + (r * W + s) * C + c));
-        vstore<L>(yp + c, m);
+        vput<L>(nt, yp + c, m);
       });
     }
+    if (nt) stream_fence();
   }
 }
 
