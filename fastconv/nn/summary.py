@@ -17,8 +17,8 @@ def summary_text(model) -> str:
     if not sequential:
         cols.append(("Connected to", 28))
     width = sum(w for _, w in cols)
-    head = "".join(f"{name:<{w}}" if i < 2 else f"{name:>{w - 2}}  " for i, (name, w)
-                   in enumerate(cols))
+    head = "".join(f"{name:<{w}}" if i in (0, 1, 4) else f"{name:>{w - 2}}  "
+                   for i, (name, w) in enumerate(cols))
     lines = [f'Model: "{model.name}"', "_" * width, head.rstrip(), "=" * width]
     counted: set[int] = set()
     total_macs = 0
