@@ -66,6 +66,20 @@ def test_building_blocks_are_named_like_torchvision():
     assert set(models.lenet5().state_dict()) == _names(models.lenet5())
 
 
+def test_lenet5_summary_table():
+    lines = []
+    models.lenet5().summary(print_fn=lines.append)
+    rows = [ln.split() for ln in lines]
+    assert lines[0] == 'Model: "lenet5"'
+    assert rows[2] == ["Layer", "(type)", "Output", "Shape", "Param", "#", "Mult-Adds",
+                       "Connected", "to"]
+    assert ["c1", "(Conv2D)", "(None,", "28,", "28,", "6)", "156", "117,600", "input"] in rows
+    assert ["c5", "(Dense)", "(None,", "120)", "48,120", "48,000", "flatten"] in rows
+    assert ["s4", "(AvgPool2D)", "(None,", "5,", "5,", "16)", "0", "0", "c3"] in rows
+    assert "Total params: 61,706" in lines and "Non-trainable params: 0" in lines
+    assert "Total mult-adds (per sample): 0.42 M" in lines
+
+
 def test_resnet50_summary():
     lines = []
     models.resnet50().summary(print_fn=lines.append)

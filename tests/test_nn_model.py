@@ -168,6 +168,9 @@ def test_sequential_keras_style():
     y = model(np.random.default_rng(0).standard_normal((3, 8, 8, 1)).astype(np.float32))
     np.testing.assert_allclose(y.sum(axis=1), 1, rtol=1e-5)
     lazy = nn.Sequential([nn.Flatten(), nn.Dense(2)])
+    assert "not built" in repr(lazy)
+    with pytest.raises(RuntimeError, match="input shape"):
+        lazy.count_params()
     assert lazy(np.zeros((2, 3, 3, 1), np.float32)).shape == (2, 2)
     assert lazy.count_params() == 20
 
@@ -220,6 +223,21 @@ def test_transfer_learning_new_head_and_freeze():
     assert model.get_layer("new_fc").kernel.grad is not None
     assert model.get_layer("stem").kernel.grad is None
     np.testing.assert_array_equal(model.get_layer("stem_bn").moving_mean, mean_before)
+
+
+def test_model_on_an_intermediate_tensor():
+    base = tiny_resnet()
+    feat = base.get_layer("proj.relu").output
+    head = nn.Model(feat, base.outputs[0], name="head")
+    assert [type(layer).__name__ for layer in head.layers] == ["GlobalAvgPool2D", "Dense"]
+    assert head.count_params() == base.get_layer("fc").count_params()
+    lines = []
+    head.summary(print_fn=lines.append)
+    assert any("fc (Dense)" in ln for ln in lines)
+    x = np.random.default_rng(0).standard_normal((2, 6, 6, 3)).astype(np.float32)
+    trunk = nn.Model(base.inputs, feat)
+    np.testing.assert_allclose(head.predict(trunk.predict(x)), base.predict(x), rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_shared_layer_gradients_add_up():

@@ -27,12 +27,12 @@ Conv = Callable[..., nn.Tensor]
 def paper_conv(y, filters: int, k: int, name: str, strides: int = 1):
     """The paper's unit: convolution with bias, ReLU (fused)."""
     return nn.Conv2D(filters, k, strides, k // 2, activation="relu",
-                     kernel_initializer="he_normal", name=name)(y)
+                     kernel_initializer="he_uniform", name=name)(y)
 
 
 def bn_conv(y, filters: int, k: int, name: str, strides: int = 1):
     """torchvision's BasicConv2d: bias-free convolution, BatchNorm (eps 1e-3), ReLU."""
-    y = nn.Conv2D(filters, k, strides, k // 2, use_bias=False, kernel_initializer="he_normal",
+    y = nn.Conv2D(filters, k, strides, k // 2, use_bias=False, kernel_initializer="he_uniform",
                   name=f"{name}.conv")(y)
     y = nn.BatchNormalization(epsilon=1e-3, name=f"{name}.bn")(y)
     return nn.ReLU(name=f"{name}.relu")(y)

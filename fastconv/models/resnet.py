@@ -14,7 +14,7 @@ def conv_bn(y, filters: int, kernel: int, name: str, bn_name: str, strides: int 
             relu: str | None = None):
     """Bias-free convolution (symmetric padding k // 2), BatchNorm, optional ReLU."""
     y = nn.Conv2D(filters, kernel, strides, kernel // 2, use_bias=False,
-                  kernel_initializer="he_normal", name=name)(y)
+                  kernel_initializer="he_uniform", name=name)(y)
     y = nn.BatchNormalization(epsilon=BN_EPS, name=bn_name)(y)
     return nn.ReLU(name=relu)(y) if relu else y
 

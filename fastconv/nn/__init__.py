@@ -28,11 +28,12 @@ from .layers_pool import (
 from .model import Model
 from .parameter import Parameter, set_seed
 from .sequential import Sequential
+from .torch_weights import load_torch_state_dict
 
 __all__ = [
     "LRN", "Activation", "Add", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
     "Concatenate", "Conv2D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D",
     "GlobalAvgPool2D", "Input", "InputLayer", "Layer", "LocalResponseNormalization",
     "MaxPool2D", "MaxPooling2D", "Model", "Parameter", "ReLU", "Sequential", "Sigmoid",
-    "Softmax", "Tanh", "Tensor", "ZeroPadding2D", "set_seed",
+    "Softmax", "Tanh", "Tensor", "ZeroPadding2D", "load_torch_state_dict", "set_seed",
 ]

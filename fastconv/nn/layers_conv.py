@@ -13,7 +13,7 @@ from .parameter import INITIALIZERS
 
 
 def _default_init(activation: str, init: str | None) -> str:
-    init = init or ("he_normal" if activation == "relu" else "glorot_uniform")
+    init = init or ("he_uniform" if activation == "relu" else "glorot_uniform")
     if init not in INITIALIZERS:
         raise ValueError(f"kernel_initializer: expected one of {INITIALIZERS}, got {init!r}")
     return init

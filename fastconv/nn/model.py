@@ -8,7 +8,7 @@ import numpy as np
 
 from . import serialization, summary
 from .graph import Plan, topological_nodes
-from .layer import Layer, Tensor, auto_name
+from .layer import InputLayer, Layer, Tensor, auto_name
 from .parameter import Parameter, touch
 
 
@@ -47,7 +47,9 @@ class Model:
         self.loss_weights: list[float] | None = getattr(self, "loss_weights", None)
         self.nodes = topological_nodes(self.inputs, self.outputs)
         in_ids = {id(t) for t in self.inputs}
-        self.nodes = [n for n in self.nodes if n.inputs or id(n.output) in in_ids]
+        # an intermediate tensor may be an input (a head model); its producer is not ours
+        self.nodes = [n for n in self.nodes
+                      if id(n.output) not in in_ids or isinstance(n.layer, InputLayer)]
         layers: list[Layer] = []
         for node in self.nodes:
             if node.layer not in layers:

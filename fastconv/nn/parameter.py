@@ -82,7 +82,8 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 def initialize(kind: str, shape: tuple[int, ...],
                gen: np.random.Generator | None = None) -> np.ndarray:
     """float32 weights: 'he_normal', 'he_uniform', 'glorot_uniform', 'glorot_normal',
-    'zeros' or 'ones' (drawn in float32 directly: VGG-16's 138M weights build in a second)."""
+    'zeros' or 'ones', drawn in float32 directly. The layers default to the uniform variants
+    (same variance as the normal ones, about five times faster to draw)."""
     gen = gen or _rng
     fan_in, fan_out = fans(shape)
     if kind == "zeros":

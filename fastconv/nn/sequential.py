@@ -58,6 +58,11 @@ class Sequential(Model):
     def layers(self) -> list[Layer]:
         return list(self._stack)
 
+    def __repr__(self) -> str:
+        if not self._built_graph:
+            return f"<Sequential {self.name!r}: {len(self._stack)} layers, not built yet>"
+        return super().__repr__()
+
     def forward(self, x, training: bool = False):
         self._ensure_graph(x)
         return super().forward(x, training)

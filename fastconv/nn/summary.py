@@ -17,8 +17,8 @@ def summary_text(model) -> str:
     if not sequential:
         cols.append(("Connected to", 28))
     width = sum(w for _, w in cols)
-    head = "".join(f"{name:<{w}}" if i < 2 else f"{name:>{w - 2}}  " for i, (name, w)
-                   in enumerate(cols))
+    head = "".join(f"{name:<{w}}" if i in (0, 1, 4) else f"{name:>{w - 2}}  "
+                   for i, (name, w) in enumerate(cols))
     lines = [f'Model: "{model.name}"', "_" * width, head.rstrip(), "=" * width]
     counted: set[int] = set()
     total_macs = 0
@@ -37,7 +37,8 @@ def summary_text(model) -> str:
         text = f"{row[0]:<{cols[0][1]}}{row[1]:<{cols[1][1]}}"
         text += f"{params:>{cols[2][1] - 2},}  {macs:>{cols[3][1] - 2},}  "
         if not sequential:
-            text += ", ".join(model.keys[t.node.layer] for t in node.inputs)
+            text += ", ".join(model.keys.get(t.node.layer, t.node.layer.name)
+                              for t in node.inputs)
         lines.append(text.rstrip())
     params = model.parameters()
     total = sum(p.size for p in params)
