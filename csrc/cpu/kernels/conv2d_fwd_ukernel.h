@@ -37,24 +37,38 @@ struct Tile {
   int nsg;            // s-groups per row: 1 when (s, c) is folded, else S
   int L;              // contiguous reduction length per s-group: S * Cg folded, else Cg
   const float* w;     // packed weights of this K block at the first row run
-  const float* bias;  // KB floats (zero padded)
+  int64_t wr;         // floats between the weights of consecutive filter rows
+  int64_t wsg;        // floats between the weights of consecutive s-groups
+  const float* bias;  // KB floats (zero padded); used when !accum
+  bool accum;         // start from the partial sums in y (a later channel block) not the bias
   float* y;           // output of the tile's first pixel at the block's first channel
   int64_t ys;         // floats between output pixels (K)
   int kvalid;         // channels of the block that exist (the rest are padding)
-  bool relu;
+  bool relu;          // apply the ReLU (the last channel block only)
 };
 
 template <int WB, int NV>
 void ukernel(const Tile& t) {
   vf acc[WB][NV];
-  for (int v = 0; v < NV; ++v) {
-    const vf bv = loadu(t.bias + v * V);
-    for (int j = 0; j < WB; ++j) acc[j][v] = bv;
+  if (!t.accum) {
+    for (int v = 0; v < NV; ++v) {
+      const vf bv = loadu(t.bias + v * V);
+      for (int j = 0; j < WB; ++j) acc[j][v] = bv;
+    }
+  } else if (t.kvalid == NV * V) {
+    for (int j = 0; j < WB; ++j)
+      for (int v = 0; v < NV; ++v) acc[j][v] = loadu(t.y + j * t.ys + v * V);
+  } else {
+    float tmp[NV * V] = {};
+    for (int j = 0; j < WB; ++j) {
+      std::memcpy(tmp, t.y + j * t.ys, sizeof(float) * t.kvalid);
+      for (int v = 0; v < NV; ++v) acc[j][v] = loadu(tmp + v * V);
+    }
   }
-  const float* __restrict w = t.w;
   for (int r = 0; r < t.nr; ++r) {
     for (int sg = 0; sg < t.nsg; ++sg) {
       const float* __restrict xp = t.x + r * t.rs + sg * t.ls;
+      const float* __restrict w = t.w + r * t.wr + sg * t.wsg;
       const int64_t xs = t.xs;
       for (int c = 0; c < t.L; ++c, w += NV * V) {
         vf wv[NV];

@@ -179,6 +179,8 @@ void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, co
   const int64_t nkc = std::min<int64_t>(nkb, (16 + nblocks - 1) / nblocks);
   const int64_t kper = (nkb + nkc - 1) / nkc;
   const int64_t cfull = C / V * V;
+  // Channels per GEMM pass (partial sums accumulate in Mb): one pass unless very wide.
+  const int64_t Cb = C > 1024 ? 512 : C, ncb = (C + Cb - 1) / Cb;
   alignas(64) static const float zeros[KB] = {};
 
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
@@ -201,19 +203,25 @@ void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, co
     tl.ls = 0;
     tl.nr = 1;
     tl.nsg = 1;
-    tl.L = int(C);
+    tl.wr = 0;
+    tl.wsg = 0;
     tl.bias = zeros;
     tl.ys = ks;
     tl.kvalid = KB;
     tl.relu = false;
     for (int e = 0; e < 36; ++e)
-      for (int64_t kb = kb0; kb < kb1; ++kb) {
-        tl.w = U + ((e * nkb + kb) * C) * KB;
-        for (int64_t j0 = 0; j0 < tb; j0 += WB_2) {
-          const int64_t wb = std::min<int64_t>(WB_2, tb - j0);
-          tl.x = Vb + (e * TB + j0) * C;
-          tl.y = Mb + (e * TB + j0) * ks + (kb - kb0) * KB;
-          pick<NVW>(int(wb))(tl);
+      for (int64_t cb = 0; cb < ncb; ++cb) {
+        const int64_t c0 = cb * Cb;
+        tl.L = int(std::min(Cb, C - c0));
+        tl.accum = cb > 0;
+        for (int64_t kb = kb0; kb < kb1; ++kb) {
+          tl.w = U + ((e * nkb + kb) * C + c0) * KB;
+          for (int64_t j0 = 0; j0 < tb; j0 += WB_2) {
+            const int64_t wb = std::min<int64_t>(WB_2, tb - j0);
+            tl.x = Vb + (e * TB + j0) * C + c0;
+            tl.y = Mb + (e * TB + j0) * ks + (kb - kb0) * KB;
+            pick<NVW>(int(wb))(tl);
+          }
         }
       }
     for (int j = 0; j < tb; ++j) {
