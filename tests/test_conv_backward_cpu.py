@@ -67,7 +67,7 @@ def test_conv2d_backward_need_flags(case, seed, need):
     full = fc.conv2d_backward(dy, x, w, **case.kwargs)
     got = fc.conv2d_backward(dy, x, w, **case.kwargs, need_dx=need[0], need_dw=need[1],
                              need_db=need[2])
-    for want, a, b in zip(need, got, full):
+    for want, a, b in zip(need, got, full, strict=True):
         if want:
             assert np.array_equal(a, b)
         else:
@@ -102,7 +102,7 @@ def test_conv2d_backward_bitwise_identical_across_threads(isa, algo, shape):
         outs.append(_C.conv2d_backward(dy, x, w, geo.stride, (t, b, l, rr), geo.dilation,
                                        groups, True, True, True, algo))
     for o in outs[1:]:
-        for a, e in zip(o, outs[0]):
+        for a, e in zip(o, outs[0], strict=True):
             assert np.array_equal(a, e)
 
 
@@ -134,7 +134,7 @@ def test_conv2d_backward_float64_policy_and_numpy_backend():
     with fc.use_backend("numpy"):
         ref = fc.conv2d_backward(dy, x, w, padding=1)
     assert all(g.dtype == np.float64 for g in ref)
-    for a, e in zip(grads, ref):
+    for a, e in zip(grads, ref, strict=True):
         assert_close(a, e, rtol=1e-5, atol=1e-5)
     assert fc.OPS["conv2d_backward"].runs_on("cpu") == "cpu"
 
