@@ -75,14 +75,15 @@ def test_conv2d_backward_need_flags(case, seed, need):
 
 
 # Shapes that exercise every path: strided first layer (kdot), C-vector tiles with edges,
-# K and C not multiples of the vector width, groups, depthwise, N=1.
+# K and C not multiples of the vector width, groups, depthwise, N=1. Each is big enough
+# (>= 1e6 multiply-adds) for the kernels to use more than one thread.
 THREAD_SHAPES = [
     # N, H, W, C, K, R, S, stride, padding, groups
-    (2, 23, 21, 3, 24, 7, 7, 2, 3, 1),
+    (2, 31, 29, 3, 24, 7, 7, 2, 3, 1),
     (1, 19, 17, 16, 37, 3, 3, 1, "same", 1),
-    (3, 11, 13, 40, 20, 5, 3, (2, 3), ((2, 1), (0, 2)), 1),
-    (2, 9, 9, 12, 18, 3, 3, 1, 1, 3),
-    (2, 10, 9, 8, 8, 3, 3, 2, 1, 8),
+    (4, 11, 13, 40, 20, 5, 3, (2, 3), ((2, 1), (0, 2)), 1),
+    (6, 17, 17, 12, 18, 3, 3, 1, 1, 3),
+    (16, 40, 40, 16, 16, 3, 3, 1, 1, 16),
 ]
 
 
