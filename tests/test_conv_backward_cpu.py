@@ -160,3 +160,19 @@ def test_conv2d_backward_bad_input_raises():
                            True, True, True, "auto")
     with pytest.raises(ValueError, match="algo"):
         _C.conv2d_backward(dy, x, w, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, True, True, "nope")
+
+
+def test_conv2d_backward_gil_released_threads_agree():
+    # Python threads calling the kernel at once (separate workspaces) get identical results.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    x, w = arrays(rng, (4, 20, 20, 8)), arrays(rng, (3, 3, 8, 16))
+    dy = arrays(rng, (4, 10, 10, 16))
+    expected = fc.conv2d_backward(dy, x, w, stride=2, padding=1)
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(
+            lambda _: fc.conv2d_backward(dy, x, w, stride=2, padding=1), range(8)))
+    for res in results:
+        for a, e in zip(res, expected, strict=True):
+            assert np.array_equal(a, e)

@@ -134,9 +134,11 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
     const int64_t nthr = omp_get_num_threads(), tid = omp_get_thread_num();
     const int64_t t0 = tasks * tid / nthr, t1 = tasks * (tid + 1) / nthr;
     auto decode = [&](int64_t task, DwTile& t, int& mc, int& nv) {
-      const int64_t kbi = task % kb.count, rest = task / kb.count;
-      const int64_t m = rest % mb.count, gr = rest / mb.count;
-      t.g = gr / p.R, t.r = gr % p.R;
+      // order (g, k block, r, m block): a thread's consecutive tiles share one dy slice (L1)
+      const int64_t m = task % mb.count, rest = task / mb.count;
+      const int64_t r = rest % p.R, gk = rest / p.R;
+      const int64_t kbi = gk % kb.count;
+      t.g = gk / kb.count, t.r = r;
       t.j0 = mb.start(m), mc = int(mb.size(m));
       t.k0 = kb.start(kbi) * VL, nv = int(kb.size(kbi));
       t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (nv - 1) * VL)));
