@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--out", default="fastconv-out", help="folder for weights, plot, report")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--limit", type=int, default=None,
+                    help="train on the first N training images only (a quick smoke run)")
     args = parser.parse_args(argv)
     import fastconv
 
@@ -27,13 +29,15 @@ def main(argv: list[str] | None = None) -> int:
         fastconv.info()
         return 0
     if args.command == "train":
-        if args.epochs < 1 or args.batch_size < 1 or not args.lr > 0:
-            parser.error("--epochs and --batch-size must be >= 1, --lr > 0")
+        if (args.epochs < 1 or args.batch_size < 1 or not args.lr > 0
+                or (args.limit is not None and args.limit < 10)):
+            parser.error("--epochs and --batch-size must be >= 1, --lr > 0, --limit >= 10")
         from fastconv.train.cli import train_lenet5
 
         try:
             train_lenet5(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         out=args.out, seed=args.seed, verbose=0 if args.quiet else 1)
+                         out=args.out, seed=args.seed, verbose=0 if args.quiet else 1,
+                         limit=args.limit)
         except ImportError as e:
             print(f"fastconv train: {e}", file=sys.stderr)
             return 1

@@ -26,6 +26,8 @@ class Op:
     #: bytes moved (read + written) from the same arguments as the op
     bytes: Callable | None = None
     doc: str = ""
+    #: names of the kernel variants (algorithms) of the cpu backend, for tests and benchmarks
+    variants: Callable[[], list[str]] | None = None
 
     def runs_on(self, backend: str) -> str:
         """Where the op runs on `backend`: the backend's name or 'numpy (fallback)'."""

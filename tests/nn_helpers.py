@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import fastconv
-
-#: the ops the nn floor calls besides conv2d (merged from the ops helper's branch)
-HAVE_OPS = all(hasattr(fastconv, k) for k in (
-    "batch_norm", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "relu", "add", "concat",
-    "dense", "softmax", "fold_batch_norm"))
-
 
 def to_float64(obj) -> None:
     """Turn every parameter and buffer of a layer or model into float64 (gradient checks)."""

@@ -1,42 +1,118 @@
-"""The C++ conv2d against the reference, under every ISA this machine supports."""
+"""The C++ conv2d against the reference, for every forward variant under every ISA."""
 
 import numpy as np
 import pytest
 from helpers import assert_close
 from hypothesis import given
-from strategies import arrays, conv_cases, seeds
+from hypothesis import strategies as st
+from strategies import ConvCase, arrays, conv_cases, seeds
 
 import fastconv as fc
+from fastconv import _cpu
+
+VARIANTS = fc.OPS["conv2d"].variants()
 
 
-@given(case=conv_cases(), seed=seeds, relu=..., with_bias=...)
-def test_conv2d_forward_matches_reference(isa, case, seed, relu: bool, with_bias: bool):
-    fc.set_isa(isa)
+def applicable(case: ConvCase) -> tuple[list[str], str]:
+    x = np.empty(case.x_shape, np.float32)
+    w = np.empty(case.w_shape, np.float32)
+    g = case.geometry()
+    return _cpu.conv2d_applicable(x, w, stride=g.stride, padding=g.pads, dilation=g.dilation,
+                                  groups=g.groups)
+
+
+def check_variant(case: ConvCase, algo: str, seed: int, relu: bool, with_bias: bool) -> None:
     rng = np.random.default_rng(seed)
     x = arrays(rng, case.x_shape)
     w = arrays(rng, case.w_shape)
     b = arrays(rng, (case.K,)) if with_bias else None
-    y = fc.conv2d(x, w, b, relu=relu, **case.kwargs)
+    y = fc.conv2d(x, w, b, relu=relu, algo=algo, **case.kwargs)
     ref = fc.reference.conv2d(x.astype(np.float64), w.astype(np.float64), b, relu=relu,
                               **case.kwargs)
     assert y.dtype == np.float32 and y.shape == case.geometry().y_shape
     assert_close(y, ref, rtol=1e-5, atol=1e-5 * (case.R * case.S * case.C) ** 0.5)
 
 
+def test_variant_table():
+    assert VARIANTS[0] == "direct" and "naive" in VARIANTS
+    assert len(set(VARIANTS)) == len(VARIANTS)
+    docs = dict(fc._C.conv2d_forward_algo_docs())
+    assert set(docs) == set(VARIANTS) and all(docs.values())
+
+
+@given(case=conv_cases(), seed=seeds, relu=..., with_bias=...)
+def test_conv2d_forward_matches_reference(isa, case, seed, relu: bool, with_bias: bool):
+    fc.set_isa(isa)
+    names, chosen = applicable(case)
+    assert chosen in names and "naive" in names and "direct" in names
+    for algo in ["auto", *names]:
+        check_variant(case, algo, seed, relu, with_bias)
+
+
+# Shapes that each variant applies to, with tails in every blocked dimension (K not a multiple
+# of the vector width, output rows shorter and longer than a tile, padding on every side).
+@st.composite
+def variant_cases(draw, algo: str) -> ConvCase:
+    if algo == "gemm1x1":
+        groups = draw(st.sampled_from([1, 1, 2]))
+        c = groups * draw(st.integers(1, 24))
+        k = groups * draw(st.integers(1, 40))
+        return ConvCase(draw(st.integers(1, 3)), draw(st.integers(1, 9)),
+                        draw(st.integers(1, 31)), c, k, 1, 1, (1, 1), 0, (1, 1), groups)
+    if algo == "depthwise":
+        c = draw(st.integers(1, 70))
+        case = ConvCase(draw(st.integers(1, 2)), draw(st.integers(3, 9)),
+                        draw(st.integers(3, 9)), c, c, 3, 3, (draw(st.integers(1, 2)),) * 2,
+                        draw(st.sampled_from([0, 1, "same"])), (1, 1), c)
+        case.geometry()
+        return case
+    return draw(conv_cases(max_hw=33, max_c=12, max_k=40))
+
+
+@pytest.mark.parametrize("algo", VARIANTS)
+@given(data=st.data(), seed=seeds, relu=..., with_bias=...)
+def test_each_variant_matches_reference(isa, algo, data, seed, relu: bool, with_bias: bool):
+    fc.set_isa(isa)
+    case = data.draw(variant_cases(algo))
+    names, _ = applicable(case)
+    assert algo in names
+    check_variant(case, algo, seed, relu, with_bias)
+
+
 @pytest.mark.parametrize("shape", [(3, 17, 13, 8, 24, 3, 3, 2, 1), (1, 28, 28, 16, 32, 5, 5, 1, 2),
-                                   (2, 30, 30, 3, 16, 7, 7, 2, 3)])
-def test_conv2d_bitwise_identical_across_threads(isa, shape):
+                                   (2, 30, 30, 3, 16, 7, 7, 2, 3), (2, 9, 11, 19, 37, 1, 1, 1, 0),
+                                   (1, 10, 12, 40, 40, 3, 3, 1, 1)])
+@pytest.mark.parametrize("algo", ["auto", *VARIANTS])
+def test_conv2d_bitwise_identical_across_threads(isa, algo, shape):
     fc.set_isa(isa)
     n, h, w_, c, k, r, s, stride, pad = shape
+    groups = c if algo == "depthwise" else 1
+    if algo == "depthwise":
+        k = c
+    case = ConvCase(n, h, w_, c, k, r, s, (stride, stride), pad, (1, 1), groups)
+    if algo != "auto" and algo not in applicable(case)[0]:
+        pytest.skip(f"{algo} does not apply to {shape}")
     rng = np.random.default_rng(7)
-    x, w = arrays(rng, (n, h, w_, c)), arrays(rng, (r, s, c, k))
+    x, w = arrays(rng, case.x_shape), arrays(rng, case.w_shape)
     b = arrays(rng, (k,))
     outs = []
     for t in (1, 2, 3):
         fc.set_num_threads(t)
-        outs.append(fc.conv2d(x, w, b, stride=stride, padding=pad))
+        outs.append(fc.conv2d(x, w, b, algo=algo, **case.kwargs))
     for o in outs[1:]:
         assert np.array_equal(o, outs[0])
+
+
+def test_conv2d_algo_argument_errors():
+    x, w = np.ones((1, 5, 5, 2), np.float32), np.ones((3, 3, 2, 4), np.float32)
+    with pytest.raises(ValueError, match="algo"):
+        fc.conv2d(x, w, algo="nope")
+    with pytest.raises(ValueError, match="algo"):
+        fc.conv2d(x, w, algo="gemm1x1")  # 3x3: not applicable
+    with pytest.raises(ValueError, match="algo"):
+        fc._C.conv2d_forward(x, w, None, (1, 1), (0, 0, 0, 0), (1, 1), 1, False, None, "nope")
+    with fc.use_backend("numpy"):  # other backends ignore the algorithm choice
+        assert fc.conv2d(x, w, algo="direct").shape == (1, 3, 3, 4)
 
 
 def test_conv2d_out_argument_and_float64_policy():

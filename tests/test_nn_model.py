@@ -5,13 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import numerical_grad
-from nn_helpers import HAVE_OPS, randomize_bn, sampled_grad_check, to_float64
+from nn_helpers import randomize_bn, sampled_grad_check, to_float64
 
 import fastconv
 from fastconv import nn
 from fastconv.models import convolutional_block, identity_block, inception
-
-pytestmark = pytest.mark.skipif(not HAVE_OPS, reason="needs the pooling/norm/eltwise ops")
 
 
 def tiny_resnet(num_classes=3):
@@ -58,10 +56,10 @@ def _whole_grad_check(model, x, n_out):
         loss()
         dx = model.backward([w * r for w, r in zip(weights, rs, strict=True)] if n_out > 1
                             else rs[0])
-        sampled_grad_check(loss, x, dx, k=20, what="x")
+        sampled_grad_check(loss, x, dx, k=10, what="x")
         for layer in model.layers:
             for p in layer.parameters():
-                sampled_grad_check(loss, p.value, p.grad, k=4, what=f"{layer.name}.{p.name}")
+                sampled_grad_check(loss, p.value, p.grad, k=2, what=f"{layer.name}.{p.name}")
 
 
 def test_whole_network_gradient_residual():

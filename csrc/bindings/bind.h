@@ -5,5 +5,9 @@
 namespace fc {
 void bind_core(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
+void bind_pool(pybind11::module_& m);
+void bind_norm(pybind11::module_& m);
+void bind_eltwise(pybind11::module_& m);
+void bind_conv_backward(pybind11::module_& m);
 void bind_probe(pybind11::module_& m);
 }  // namespace fc

@@ -1,4 +1,6 @@
 // conv2d bindings: Python has validated already; these re-check and release the GIL.
+#include <pybind11/stl.h>
+
 #include "bind.h"
 #include "cpu/conv2d.h"
 #include "util.h"
@@ -32,7 +34,7 @@ void bind_conv(py::module_& m) {
       "conv2d_forward",
       [](const py::array& x, const py::array& w, const py::object& b, py::tuple stride,
          py::tuple padding, py::tuple dilation, int64_t groups, bool relu,
-         const py::object& out) {
+         const py::object& out, const std::string& algo) {
         ConvParams p = make_params(x, w, stride, padding, dilation, groups, relu);
         const float* xp = py_util::in_ptr(x, "x", {p.N, p.H, p.W, p.C});
         const float* wp = py_util::in_ptr(w, "w", {p.R, p.S, p.Cg(), p.K});
@@ -42,14 +44,44 @@ void bind_conv(py::module_& m) {
         float* yp = py_util::mut_ptr(y);
         {
           py::gil_scoped_release nogil;
-          conv2d_forward(p, xp, wp, bp, yp);
+          conv2d_forward(p, xp, wp, bp, yp, algo);
         }
         return y;
       },
       py::arg("x"), py::arg("w"), py::arg("b"), py::arg("stride"), py::arg("padding"),
       py::arg("dilation"), py::arg("groups"), py::arg("relu") = false,
-      py::arg("out") = py::none(),
-      "y = conv2d(x, w) + b, NHWC/HWIO float32; padding is (top, bottom, left, right).");
+      py::arg("out") = py::none(), py::arg("algo") = "auto",
+      "y = conv2d(x, w) + b, NHWC/HWIO float32; padding is (top, bottom, left, right);\n"
+      "algo: 'auto' or a name from conv2d_forward_algos().");
+  m.def(
+      "conv2d_forward_algos",
+      [] {
+        std::vector<std::string> names;
+        for (const ConvFwdAlgo& a : conv2d_forward_algos()) names.push_back(a.name);
+        return names;
+      },
+      "names of the forward algorithms (variants), in table order");
+  m.def(
+      "conv2d_forward_algo_docs",
+      [] {
+        std::vector<std::pair<std::string, std::string>> docs;
+        for (const ConvFwdAlgo& a : conv2d_forward_algos()) docs.emplace_back(a.name, a.doc);
+        return docs;
+      },
+      "(name, description) of each forward algorithm");
+  m.def(
+      "conv2d_forward_applicable",
+      [](const py::array& x, const py::array& w, py::tuple stride, py::tuple padding,
+         py::tuple dilation, int64_t groups) {
+        ConvParams p = make_params(x, w, stride, padding, dilation, groups, false);
+        std::vector<std::string> names;
+        for (const ConvFwdAlgo& a : conv2d_forward_algos())
+          if (a.applicable(p)) names.push_back(a.name);
+        return py::make_tuple(names, std::string(conv2d_forward_choose(p).name));
+      },
+      py::arg("x"), py::arg("w"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+      py::arg("groups"),
+      "(names of the algorithms that apply to this convolution, the one 'auto' picks)");
 }
 
 }  // namespace fc

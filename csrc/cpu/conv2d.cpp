@@ -1,6 +1,8 @@
 #include "conv2d.h"
 
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "common.h"
 
@@ -26,11 +28,54 @@ void ConvParams::finalize() {
   Q = (W + pad_l + pad_r - eff_s) / stride_w + 1;
 }
 
+namespace {
+
+bool always(const ConvParams&) { return true; }
+bool is_1x1(const ConvParams& p) {
+  return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_t == 0 &&
+         p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0;
+}
+bool is_depthwise(const ConvParams& p) { return p.groups == p.C && p.groups == p.K; }
+
+#define FC_RUN(fn)                                                                    \
+  [](const ConvParams& p, const float* x, const float* w, const float* b, float* y) { \
+    FC_DISPATCH(fn, p, x, w, b, y);                                                   \
+  }
+
+}  // namespace
+
+const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
+  static const std::vector<ConvFwdAlgo> algos = {
+      {"direct", "register-blocked direct convolution (tile of pixels x 32|16 channels)",
+       always, FC_RUN(conv2d_fwd_direct)},
+      {"gemm1x1", "1x1 stride-1 unpadded convolution as a GEMM over the flattened pixels",
+       is_1x1, FC_RUN(conv2d_fwd_gemm1x1)},
+      {"depthwise", "depthwise (groups == C == K), vectorised over channels", is_depthwise,
+       FC_RUN(conv2d_fwd_depthwise)},
+      {"naive", "plain loops, the baseline every variant is checked against", always,
+       FC_RUN(conv2d_fwd_naive)},
+  };
+  return algos;
+}
+
+const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p) {
+  const char* name = is_depthwise(p) ? "depthwise" : is_1x1(p) ? "gemm1x1" : "direct";
+  for (const ConvFwdAlgo& a : conv2d_forward_algos())
+    if (std::string(a.name) == name) return a;
+  throw std::logic_error("conv2d_forward_choose: missing algorithm");
+}
+
 void conv2d_forward(const ConvParams& p, const float* x, const float* w, const float* b,
-                    float* y) {
+                    float* y, const std::string& algo) {
   FC_CHECK(p.P >= 1 && p.Q >= 1, "conv2d_forward: ConvParams not finalized");
   FC_CHECK(x && w && y, "conv2d_forward: null pointer");
-  FC_DISPATCH(conv2d_fwd_direct, p, x, w, b, y);
+  if (algo == "auto") return conv2d_forward_choose(p).run(p, x, w, b, y);
+  for (const ConvFwdAlgo& a : conv2d_forward_algos())
+    if (algo == a.name) {
+      FC_CHECK(a.applicable(p), "algo: '" + algo + "' does not apply to this convolution");
+      return a.run(p, x, w, b, y);
+    }
+  FC_CHECK(false, "algo: unknown conv2d forward algorithm '" + algo + "'");
 }
 
 }  // namespace fc

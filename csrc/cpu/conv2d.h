@@ -1,6 +1,8 @@
 // 2-D convolution, NHWC activations and HWIO weights, float32.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "isa.h"
 
@@ -22,11 +24,31 @@ struct ConvParams {
   int64_t Kg() const { return K / groups; }
 };
 
-FC_DECLARE_ISA_FN(void conv2d_fwd_direct(const ConvParams& p, const float* x, const float* w,
-                                         const float* b, float* y))
+// Forward kernels, one per variant (csrc/cpu/kernels/conv2d_fwd_<variant>.cpp).
+#define FC_CONV_FWD_DECL(name)                                                   \
+  FC_DECLARE_ISA_FN(void name(const ConvParams& p, const float* x, const float* w, \
+                              const float* b, float* y))
+FC_CONV_FWD_DECL(conv2d_fwd_naive)
+FC_CONV_FWD_DECL(conv2d_fwd_direct)
+FC_CONV_FWD_DECL(conv2d_fwd_gemm1x1)
+FC_CONV_FWD_DECL(conv2d_fwd_depthwise)
+#undef FC_CONV_FWD_DECL
 
-// y = conv(x, w) + b (b may be null), with the fused ReLU if p.relu.
+// One forward algorithm: the list of these is the single source for dispatch, tests and
+// benchmarks (fastconv._C.conv2d_forward_algos()).
+struct ConvFwdAlgo {
+  const char* name;
+  const char* doc;
+  bool (*applicable)(const ConvParams&);
+  void (*run)(const ConvParams&, const float* x, const float* w, const float* b, float* y);
+};
+const std::vector<ConvFwdAlgo>& conv2d_forward_algos();
+// The algorithm "auto" runs for p (the fastest applicable one).
+const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p);
+
+// y = conv(x, w) + b (b may be null), with the fused ReLU if p.relu. algo: a name from
+// conv2d_forward_algos() or "auto"; throws std::invalid_argument if unknown or not applicable.
 void conv2d_forward(const ConvParams& p, const float* x, const float* w, const float* b,
-                    float* y);
+                    float* y, const std::string& algo = "auto");
 
 }  // namespace fc

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +32,27 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int = 0
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(images (1797, 8, 8) in 0..16, labels) from the CSV that scikit-learn ships.
+
+    The file is read directly when it can be found: importing scikit-learn pulls in SciPy
+    and costs seconds; its ``load_digits`` is the fallback.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise ImportError("the digits dataset needs scikit-learn: pip install 'fastconv[data]'")
+    for root in spec.submodule_search_locations or []:
+        path = os.path.join(root, "datasets", "data", "digits.csv.gz")
+        if os.path.isfile(path):
+            data = np.loadtxt(path, delimiter=",", dtype=np.float64)
+            if data.shape == (1797, 65):
+                return data[:, :64].reshape(-1, 8, 8), data[:, 64].astype(np.int64)
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    d = sk_load_digits()
+    return d.images, d.target.astype(np.int64)
+
+
 def load_digits(size: int = 32, *, test_fraction: float = 0.2, seed: int = 0,
                 classes: Sequence[int] | None = None, relabel: bool = True):
     """``((x_train, y_train), (x_test, y_test))`` from scikit-learn's handwritten digits.
@@ -38,14 +61,8 @@ def load_digits(size: int = 32, *, test_fraction: float = 0.2, seed: int = 0,
     8x8 originals); labels int64. ``classes`` keeps only those digits (relabelled 0..k-1 in
     the given order when ``relabel``). Needs scikit-learn (the ``data`` extra).
     """
-    try:
-        from sklearn.datasets import load_digits as sk_load_digits
-    except ImportError as e:
-        raise ImportError("the digits dataset needs scikit-learn: pip install 'fastconv[data]'"
-                          ) from e
-    d = sk_load_digits()
-    x = (d.images.astype(np.float32) / 16.0)[..., None]
-    y = d.target.astype(np.int64)
+    images, y = _digits_arrays()
+    x = (images.astype(np.float32) / 16.0)[..., None]
     if classes is not None:
         classes = [int(c) for c in classes]
         keep = np.isin(y, classes)

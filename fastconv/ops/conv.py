@@ -11,10 +11,55 @@ from .._optable import Op, register
 from .._validate import array, out_array, same_shape
 
 _conv2d = register(Op("conv2d", reference.conv2d, kernels={"cpu": _cpu.conv2d},
-                      flops=lambda g: g.flops(), doc="convolution forward (+bias, +ReLU)"))
+                      flops=lambda g: g.flops(), doc="convolution forward (+bias, +ReLU)",
+                      variants=_cpu.conv2d_variants))
 _conv2d_backward = register(Op("conv2d_backward", reference.conv2d_backward,
+                               kernels={"cpu": _cpu.conv2d_backward},
                                flops=lambda g: 2 * g.flops(),
                                doc="convolution backward (dx, dw, db)"))
+
+
+_F32 = np.dtype(np.float32)
+_FWD_ALGOS = frozenset(_cpu.conv2d_variants())
+#: Geometries of recent conv2d calls whose arguments passed full validation, keyed by shapes
+#: and plain-int hyper-parameters: a repeated call (every layer of a network, every batch)
+#: skips re-validating them, so small layers are not dominated by Python overhead.
+_GEOMETRIES: dict[tuple, ConvGeometry] = {}
+
+
+def _plain(v: object) -> object:
+    """v if it is an int, a str, or a (nested) tuple of them; else None (no cache key).
+
+    bool is excluded on purpose: True == 1 would alias a key that did not validate.
+    """
+    if type(v) is int or type(v) is str:
+        return v
+    if type(v) is tuple and all(type(e) is int or (type(e) is tuple and all(
+            type(f) is int for f in e)) for e in v):
+        return v
+    return None
+
+
+def _cached_geometry(x: object, w: object, stride: object, padding: object, dilation: object,
+                     groups: object) -> ConvGeometry | None:
+    """The validated geometry of a repeated call with float32 C-contiguous arrays, or None."""
+    if not (type(x) is np.ndarray and type(w) is np.ndarray and x.dtype is _F32
+            and w.dtype is _F32 and x.flags.c_contiguous and w.flags.c_contiguous):
+        return None
+    key = (x.shape, w.shape, _plain(stride), _plain(padding), _plain(dilation), _plain(groups))
+    if None in key:
+        return None
+    return _GEOMETRIES.get(key)
+
+
+def _remember_geometry(x: np.ndarray, w: np.ndarray, stride: object, padding: object,
+                       dilation: object, groups: object, g: ConvGeometry) -> None:
+    key = (x.shape, w.shape, _plain(stride), _plain(padding), _plain(dilation), _plain(groups))
+    if None in key:
+        return
+    if len(_GEOMETRIES) >= 512:
+        _GEOMETRIES.clear()
+    _GEOMETRIES[key] = g
 
 
 def compute_dtype() -> type | None:
@@ -32,7 +77,8 @@ def _geometry(x, w, stride, padding, dilation, groups) -> tuple[np.ndarray, np.n
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: object = 1,
            padding: PaddingArg = 0, dilation: object = 1, groups: int = 1,
-           relu: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+           relu: bool = False, out: np.ndarray | None = None, algo: str = "auto"
+           ) -> np.ndarray:
     """2-D convolution of NHWC `x` with HWIO `w`, plus bias `b`, optionally fused with ReLU.
 
     Args:
@@ -45,18 +91,38 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
         groups: channel groups (groups == C == K is a depthwise convolution).
         relu: fuse max(y, 0) into the output.
         out: optional float32 C-contiguous (N, P, Q, K) buffer to write the result into.
+        algo: the 'cpu' backend's algorithm: 'auto' (the fastest that applies) or one of
+            ``fastconv.OPS['conv2d'].variants()``; the other backends ignore it.
 
     Returns:
         y of shape (N, P, Q, K). The 'cpu' backend computes in float32 (float64 inputs are
         converted, the result is float32); the 'numpy' backend keeps float64.
     """
+    if algo != "auto" and algo not in _FWD_ALGOS:
+        raise ValueError(f"algo: expected 'auto' or one of {_conv2d.variants()}, got {algo!r}")
+    backend = get_backend()
+    if backend == "cpu":  # fast path: a repeated, already validated call goes straight to C++
+        g = _cached_geometry(x, w, stride, padding, dilation, groups)
+        if g is not None and (b is None or (type(b) is np.ndarray and b.dtype is _F32
+                                            and b.shape == (g.w_shape[3],)
+                                            and b.flags.c_contiguous)) and (
+                out is None or (type(out) is np.ndarray and out.dtype is _F32)):
+            (t, bo), (le, ri) = g.pads
+            return _cpu._C.conv2d_forward(x, w, b, g.stride, (t, bo, le, ri), g.dilation,
+                                          g.groups, bool(relu), out, algo)
+    x0, w0 = x, w
     x, w, g = _geometry(x, w, stride, padding, dilation, groups)
     if b is not None:
         b = array(b, "b", 1, dtype=compute_dtype())
         same_shape(b, "b", (w.shape[3],))
     out_array(out, g.y_shape)
+    if backend == "cpu" and x is x0 and w is w0:
+        _remember_geometry(x, w, stride, padding, dilation, groups, g)
+    extra = {}
+    if algo != "auto" and _conv2d.runs_on(backend) == "cpu":
+        extra["algo"] = algo
     return _conv2d(x, w, b, stride=g.stride, padding=g.pads, dilation=g.dilation,
-                   groups=g.groups, relu=bool(relu), out=out)
+                   groups=g.groups, relu=bool(relu), out=out, **extra)
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride: object = 1,

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import reference
+from .. import _cpu_ops, reference
 from .._optable import Op, register
 from .._validate import array, same_shape
 from .conv import compute_dtype
 
-_dense = register(Op("dense", reference.dense,
-                     flops=lambda x, w, *a, **k: 2 * x.shape[0] * w.shape[0] * w.shape[1],
-                     doc="x @ w + b (+ReLU)"))
-_dense_backward = register(Op("dense_backward", reference.dense_backward,
-                              flops=lambda dy, x, w, **k: 4 * x.shape[0] * w.shape[0]
-                              * w.shape[1], doc="(dx, dw, db) of dense"))
+
+def _dense_flops(x, w, *_, **__) -> int:
+    return 2 * x.shape[0] * w.shape[0] * w.shape[1]
+
+
+def _dense_bwd_flops(dy, x, w, **_) -> int:
+    return 2 * _dense_flops(x, w)
+
+
+_dense = register(Op(
+    "dense", reference.dense, kernels={"cpu": _cpu_ops.dense}, flops=_dense_flops,
+    doc="x @ w + b (+ReLU)"))
+_dense_backward = register(Op(
+    "dense_backward", reference.dense_backward, kernels={"cpu": _cpu_ops.dense_backward},
+    flops=_dense_bwd_flops, doc="(dx, dw, db) of dense"))
 
 
 def _checked(x, w) -> tuple[np.ndarray, np.ndarray]:

@@ -7,25 +7,39 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import reference
+from .. import _cpu_ops, reference
 from .._optable import Op, register
 from .._validate import array, out_array, same_shape
 from .conv import compute_dtype
 
-_relu = register(Op("relu", reference.relu, bytes=lambda x: 8 * x.size, doc="max(x, 0)"))
-_relu_backward = register(Op("relu_backward", reference.relu_backward,
-                             bytes=lambda dy, y: 12 * y.size, doc="dy * (y > 0)"))
-_add = register(Op("add", reference.add, bytes=lambda a, b, **k: 12 * a.size,
-                   doc="a + b (+ReLU), the residual join"))
-_add_backward = register(Op("add_backward", reference.add_backward,
-                            bytes=lambda dy, y=None: (4 if y is None else 12) * dy.size,
-                            doc="(da, db) of add"))
-_concat = register(Op("concat", reference.concat,
-                      bytes=lambda xs, axis=-1: 8 * sum(x.size for x in xs),
-                      doc="concatenation along an axis (NHWC channels)"))
-_concat_backward = register(Op("concat_backward", reference.concat_backward,
-                               bytes=lambda dy, sizes, axis=-1: 8 * dy.size,
-                               doc="split of dy along an axis"))
+
+def _bytes_per_element(k: int):
+    """bytes(first array, ...) = k bytes per element of the first array."""
+    return lambda first, *_, **__: k * first.size
+
+
+def _concat_bytes(xs, axis=-1) -> int:
+    return 8 * sum(x.size for x in xs)
+
+
+_relu = register(Op(
+    "relu", reference.relu, kernels={"cpu": _cpu_ops.relu}, bytes=_bytes_per_element(8),
+    doc="max(x, 0)"))
+_relu_backward = register(Op(
+    "relu_backward", reference.relu_backward, kernels={"cpu": _cpu_ops.relu_backward},
+    bytes=_bytes_per_element(12), doc="dy * (y > 0)"))
+_add = register(Op(
+    "add", reference.add, kernels={"cpu": _cpu_ops.add}, bytes=_bytes_per_element(12),
+    doc="a + b (+ReLU), the residual join"))
+_add_backward = register(Op(
+    "add_backward", reference.add_backward, kernels={"cpu": _cpu_ops.add_backward},
+    bytes=_bytes_per_element(12), doc="(da, db) of add (masked after a fused ReLU)"))
+_concat = register(Op(
+    "concat", reference.concat, kernels={"cpu": _cpu_ops.concat}, bytes=_concat_bytes,
+    doc="concatenation along an axis (NHWC channels)"))
+_concat_backward = register(Op(
+    "concat_backward", reference.concat_backward, kernels={"cpu": _cpu_ops.concat_backward},
+    bytes=_bytes_per_element(8), doc="split of dy along an axis"))
 
 
 def relu(x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:

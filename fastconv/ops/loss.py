@@ -6,19 +6,27 @@ import numbers
 
 import numpy as np
 
-from .. import reference
+from .. import _cpu_ops, reference
 from .._optable import Op, register
 from .._validate import array, same_shape
 from .conv import compute_dtype
 
-_softmax = register(Op("softmax", reference.softmax, bytes=lambda z, axis=-1: 8 * z.size,
-                       doc="softmax (max subtracted)"))
-_sce = register(Op("softmax_cross_entropy", reference.softmax_cross_entropy,
-                   bytes=lambda z, t: 4 * z.size, doc="mean softmax cross-entropy"))
-_sce_backward = register(Op("softmax_cross_entropy_backward",
-                            reference.softmax_cross_entropy_backward,
-                            bytes=lambda z, t: 8 * z.size,
-                            doc="(softmax - target) / N"))
+
+def _logit_bytes(k: int):
+    return lambda z, *_, **__: k * z.size
+
+
+_softmax = register(Op(
+    "softmax", reference.softmax, kernels={"cpu": _cpu_ops.softmax}, bytes=_logit_bytes(8),
+    doc="softmax (max subtracted)"))
+_sce = register(Op(
+    "softmax_cross_entropy", reference.softmax_cross_entropy,
+    kernels={"cpu": _cpu_ops.softmax_cross_entropy}, bytes=_logit_bytes(4),
+    doc="mean softmax cross-entropy"))
+_sce_backward = register(Op(
+    "softmax_cross_entropy_backward", reference.softmax_cross_entropy_backward,
+    kernels={"cpu": _cpu_ops.softmax_cross_entropy_backward}, bytes=_logit_bytes(8),
+    doc="(softmax - target) / N"))
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:

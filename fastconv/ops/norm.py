@@ -6,21 +6,32 @@ import numbers
 
 import numpy as np
 
-from .. import reference
+from .. import _cpu_ops, reference
 from .._optable import Op, register
 from .._validate import FLOAT_DTYPES, array, same_shape
 from .conv import compute_dtype
 
-_batch_norm = register(Op("batch_norm", reference.batch_norm,
-                          bytes=lambda x, *a, training=False, **k: 4 * x.size * (3 if training
-                                                                                 else 2),
-                          doc="batch normalization forward (training/inference, +ReLU)"))
-_batch_norm_backward = register(Op("batch_norm_backward", reference.batch_norm_backward,
-                                   bytes=lambda dy, x, *a, y=None, **k: 4 * x.size * (
-                                       5 if y is not None else 4),
-                                   doc="batch normalization backward (dx, dgamma, dbeta)"))
-_fold_batch_norm = register(Op("fold_batch_norm", reference.fold_batch_norm,
-                               doc="fold inference BN into the preceding conv/dense"))
+
+def _bn_bytes(x, *_, training=False, **__) -> int:
+    """Training reads x twice (statistics, then normalise) and writes y."""
+    return 4 * x.size * (3 if training else 2)
+
+
+def _bn_bwd_bytes(dy, x, *_, y=None, **__) -> int:
+    """Two passes over dy and x (and y after a fused ReLU), dx written once."""
+    return 4 * x.size * (5 if y is None else 7)
+
+
+_batch_norm = register(Op(
+    "batch_norm", reference.batch_norm, kernels={"cpu": _cpu_ops.batch_norm}, bytes=_bn_bytes,
+    doc="batch normalization forward (training/inference, +ReLU)"))
+_batch_norm_backward = register(Op(
+    "batch_norm_backward", reference.batch_norm_backward,
+    kernels={"cpu": _cpu_ops.batch_norm_backward}, bytes=_bn_bwd_bytes,
+    doc="batch normalization backward (dx, dgamma, dbeta)"))
+_fold_batch_norm = register(Op(
+    "fold_batch_norm", reference.fold_batch_norm, kernels={"cpu": _cpu_ops.fold_batch_norm},
+    doc="fold inference BN into the preceding conv/dense"))
 
 
 def _activation(x: object, name: str) -> np.ndarray:

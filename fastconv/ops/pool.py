@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import reference
+from .. import _cpu_ops, reference
 from .._args import PaddingArg
 from .._optable import Op, register
 from .._pool_args import PoolGeometry
@@ -21,21 +21,35 @@ def _pool_bwd_bytes(dy, x, *_, **__) -> int:
     return 4 * (dy.size + 2 * x.size)
 
 
-_max_pool2d = register(Op("max_pool2d", reference.max_pool2d, bytes=_pool_bytes,
-                          doc="max pooling forward"))
-_max_pool2d_backward = register(Op("max_pool2d_backward", reference.max_pool2d_backward,
-                                   bytes=_pool_bwd_bytes,
-                                   doc="max pooling backward (argmax recomputed)"))
-_avg_pool2d = register(Op("avg_pool2d", reference.avg_pool2d, bytes=_pool_bytes,
-                          doc="average pooling forward"))
-_avg_pool2d_backward = register(Op("avg_pool2d_backward", reference.avg_pool2d_backward,
-                                   bytes=_pool_bwd_bytes, doc="average pooling backward"))
-_global_avg_pool2d = register(Op("global_avg_pool2d", reference.global_avg_pool2d,
-                                 bytes=lambda x: 4 * (x.size + x.shape[0] * x.shape[3]),
-                                 doc="mean over H and W"))
+_max_pool2d = register(Op(
+    "max_pool2d", reference.max_pool2d, kernels={"cpu": _cpu_ops.max_pool2d}, bytes=_pool_bytes,
+    doc="max pooling forward"))
+_max_pool2d_backward = register(Op(
+    "max_pool2d_backward", reference.max_pool2d_backward,
+    kernels={"cpu": _cpu_ops.max_pool2d_backward}, bytes=_pool_bwd_bytes,
+    doc="max pooling backward (argmax recomputed)"))
+_avg_pool2d = register(Op(
+    "avg_pool2d", reference.avg_pool2d, kernels={"cpu": _cpu_ops.avg_pool2d}, bytes=_pool_bytes,
+    doc="average pooling forward"))
+_avg_pool2d_backward = register(Op(
+    "avg_pool2d_backward", reference.avg_pool2d_backward,
+    kernels={"cpu": _cpu_ops.avg_pool2d_backward}, bytes=_pool_bwd_bytes,
+    doc="average pooling backward"))
+def _global_bytes(x: np.ndarray) -> int:
+    return 4 * (x.size + x.shape[0] * x.shape[3])
+
+
+def _global_bwd_bytes(dy: np.ndarray, x: np.ndarray) -> int:
+    return 4 * (dy.size + x.size)
+
+
+_global_avg_pool2d = register(Op(
+    "global_avg_pool2d", reference.global_avg_pool2d,
+    kernels={"cpu": _cpu_ops.global_avg_pool2d}, bytes=_global_bytes, doc="mean over H and W"))
 _global_avg_pool2d_backward = register(Op(
     "global_avg_pool2d_backward", reference.global_avg_pool2d_backward,
-    bytes=lambda dy, x: 4 * (dy.size + x.size), doc="global average pooling backward"))
+    kernels={"cpu": _cpu_ops.global_avg_pool2d_backward}, bytes=_global_bwd_bytes,
+    doc="global average pooling backward"))
 
 
 def _checked(x, pool_size, stride, padding, name="x") -> tuple[np.ndarray, PoolGeometry]:

@@ -9,9 +9,10 @@ import time
 
 def train_lenet5(*, epochs: int = 12, batch_size: int = 32, lr: float = 2e-3,
                  out: str = "fastconv-out", seed: int = 0, verbose: int = 1,
-                 print_fn=print) -> dict:
+                 limit: int | None = None, print_fn=print) -> dict:
     """Train LeNet-5 on 80% of scikit-learn's digits (upsampled to 32x32), report the
-    accuracy on the held-out 20%, save the weights (.npz), the curves (.png) and a summary."""
+    accuracy on the held-out 20%, save the weights (.npz), the curves (.png) and a summary.
+    ``limit`` keeps only the first ``limit`` training images (quick smoke runs)."""
     from .. import models, nn
     from ..data import load_digits
     from . import Adam, CosineDecay, compile, evaluate, fit
@@ -19,6 +20,8 @@ def train_lenet5(*, epochs: int = 12, batch_size: int = 32, lr: float = 2e-3,
 
     t0 = time.perf_counter()
     (x, y), (x_test, y_test) = load_digits(size=32, test_fraction=0.2, seed=seed)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
     print_fn(f"digits: {len(x)} training, {len(x_test)} held-out test images (32x32x1)")
     nn.set_seed(seed)
     model = models.lenet5(input_shape=(32, 32, 1), num_classes=10)

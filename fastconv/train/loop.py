@@ -185,7 +185,7 @@ def fit(model, x, y, *, epochs: int = 1, batch_size: int = 32, validation_data=N
             for cb in callbacks:
                 cb.on_batch_end(b, logs)
         if validation_data is not None and not stop:
-            val = evaluate(model, *validation_data, batch_size=batch_size)
+            val = evaluate(model, *validation_data, batch_size=max(batch_size, 128))
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["lr"] = opt.lr
         bar.close(logs)

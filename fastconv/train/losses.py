@@ -8,47 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _stable_softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _targets(labels: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
-    """One-hot (N, K) targets from int labels (N,), or the given (N, K) soft targets."""
-    labels = np.asarray(labels)
-    if labels.ndim == 1:
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise TypeError(f"labels: expected integer class ids, got dtype {labels.dtype}")
-        if labels.size and (labels.min() < 0 or labels.max() >= k):
-            raise ValueError(f"labels: class ids must lie in [0, {k}), got {labels.min()}.."
-                             f"{labels.max()}")
-        t = np.zeros((labels.shape[0], k), dtype)
-        t[np.arange(labels.shape[0]), labels] = 1
-        return t
-    if labels.ndim == 2 and labels.shape[1] == k:
-        return labels.astype(dtype, copy=False)
-    raise ValueError(f"labels: expected shape (N,) or (N, {k}), got {labels.shape}")
+from ..ops import loss as _ops
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Mean cross-entropy of softmax(logits) against int labels (N,) or targets (N, K)."""
-    logits = np.asarray(logits)
-    if logits.ndim != 2:
-        raise ValueError(f"logits: expected shape (N, K), got {logits.shape}")
-    t = _targets(labels, logits.shape[1], np.float64)
-    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    return float(-(t * logp).sum() / logits.shape[0])
+    """Mean cross-entropy of softmax(logits) against int labels (N,) or targets (N, K)
+    (the fastconv op: validated, dispatched to the current backend)."""
+    return _ops.softmax_cross_entropy(logits, labels)
 
 
 def softmax_cross_entropy_backward(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Gradient of the mean softmax cross-entropy: ``(softmax(logits) - t) / N``."""
-    logits = np.asarray(logits)
-    p = _stable_softmax(logits)
-    return ((p - _targets(labels, logits.shape[1], p.dtype)) / logits.shape[0]).astype(
-        logits.dtype, copy=False)
+    return _ops.softmax_cross_entropy_backward(logits, labels)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -1,0 +1,86 @@
+// Batch-norm drivers: per-chunk partial sums from the kernels, reduced here in chunk order in
+// float64, then one element-wise pass with per-channel coefficients.
+#include "batch_norm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common.h"
+
+namespace fc {
+
+static void check_sizes(int64_t M, int64_t C) {
+  FC_CHECK(M >= 1 && C >= 1, "batch_norm: x must have at least one row and one channel");
+  FC_CHECK(M < (int64_t(1) << 40) && C < (int64_t(1) << 40), "batch_norm: size too large");
+}
+
+// Splits a float64 mean into hi + lo floats: (x - hi) - lo keeps float64-like accuracy.
+static void split_mean(double m, float* hi, float* lo) {
+  *hi = static_cast<float>(m);
+  *lo = static_cast<float>(m - static_cast<double>(*hi));
+}
+
+void batch_norm_forward_train(int64_t M, int64_t C, const float* x, const float* gamma,
+                              const float* beta, double eps, bool relu, float* y,
+                              double* mean, double* var, float* invstd) {
+  check_sizes(M, C);
+  FC_CHECK(x && gamma && beta && y && mean && var && invstd, "batch_norm: null pointer");
+  FC_CHECK(eps > 0, "eps must be > 0");
+  const int64_t T = bn_chunks(M);
+  std::vector<double> s1(T * C, 0.0), s2(T * C, 0.0);
+  // Shifting by the first row's value keeps the sums small for large-mean inputs.
+  FC_DISPATCH(bn_stats_partials, M, C, x, x, s1.data(), s2.data());
+  std::vector<float> hi(C), lo(C), scale(C);
+  for (int64_t c = 0; c < C; ++c) {
+    double a = 0, b = 0;
+    for (int64_t t = 0; t < T; ++t) a += s1[t * C + c], b += s2[t * C + c];
+    const double d = a / double(M);
+    mean[c] = double(x[c]) + d;
+    var[c] = std::max(0.0, b / double(M) - d * d);
+    const double inv = 1.0 / std::sqrt(var[c] + eps);
+    invstd[c] = static_cast<float>(inv);
+    scale[c] = static_cast<float>(double(gamma[c]) * inv);
+    split_mean(mean[c], &hi[c], &lo[c]);
+  }
+  FC_DISPATCH(bn_apply, M, C, x, hi.data(), lo.data(), scale.data(), beta, relu, y);
+}
+
+void batch_norm_forward_infer(int64_t M, int64_t C, const float* x, const float* gamma,
+                              const float* beta, const float* mean, const float* var,
+                              double eps, bool relu, float* y) {
+  check_sizes(M, C);
+  FC_CHECK(x && gamma && beta && mean && var && y, "batch_norm: null pointer");
+  FC_CHECK(eps > 0, "eps must be > 0");
+  std::vector<float> hi(C), lo(C), scale(C);
+  for (int64_t c = 0; c < C; ++c) {
+    scale[c] = static_cast<float>(double(gamma[c]) / std::sqrt(double(var[c]) + eps));
+    split_mean(mean[c], &hi[c], &lo[c]);
+  }
+  FC_DISPATCH(bn_apply, M, C, x, hi.data(), lo.data(), scale.data(), beta, relu, y);
+}
+
+void batch_norm_backward(int64_t M, int64_t C, const float* dy, const float* x, const float* y,
+                         const float* gamma, const float* mean, const float* invstd,
+                         bool training, float* dx, float* dgamma, float* dbeta) {
+  check_sizes(M, C);
+  FC_CHECK(dy && x && gamma && mean && invstd && dx && dgamma && dbeta,
+           "batch_norm_backward: null pointer");
+  const int64_t T = bn_chunks(M);
+  std::vector<double> sdy(T * C, 0.0), sdyx(T * C, 0.0);
+  FC_DISPATCH(bn_bwd_partials, M, C, dy, x, y, mean, sdy.data(), sdyx.data());
+  std::vector<float> a(C), b(C), k0(C);
+  for (int64_t c = 0; c < C; ++c) {
+    double g = 0, gx = 0;
+    for (int64_t t = 0; t < T; ++t) g += sdy[t * C + c], gx += sdyx[t * C + c];
+    const double inv = invstd[c], k = double(gamma[c]) * inv, dg = gx * inv;
+    dbeta[c] = static_cast<float>(g);
+    dgamma[c] = static_cast<float>(dg);
+    a[c] = static_cast<float>(k);
+    b[c] = training ? static_cast<float>(-k * inv * dg / double(M)) : 0.0f;
+    k0[c] = training ? static_cast<float>(-k * g / double(M)) : 0.0f;
+  }
+  FC_DISPATCH(bn_bwd_apply, M, C, dy, x, y, mean, a.data(), b.data(), k0.data(), dx);
+}
+
+}  // namespace fc

@@ -1,0 +1,41 @@
+// 2-D convolution backward (dx, dw, db), NHWC activations and HWIO weights, float32.
+// Every output element is written by one thread and every reduction runs in an order fixed
+// by the geometry alone, so results are bitwise identical whatever the thread count.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "conv2d.h"
+#include "isa.h"
+
+namespace fc {
+
+// dx = conv2d_backward_data: register tile of dx pixels (one stride phase) x C vectors,
+// weights repacked to [g][r][s][k][c]; strided layers visit only the taps that hit a pixel.
+FC_DECLARE_ISA_FN(void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy,
+                                            const float* w, float* dx))
+// dx for few input channels (first layers): dot products over K, vectors along K.
+FC_DECLARE_ISA_FN(void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy,
+                                            const float* w, float* dx))
+// dx, plain loops (any groups; vectorised over channels for depthwise).
+FC_DECLARE_ISA_FN(void conv2d_bwd_data_simple(const ConvParams& p, const float* dy,
+                                              const float* w, float* dx))
+// dw: per filter row, a (S*Cg) x Kg register-tiled product reduced over all output pixels;
+// each thread owns a fixed set of dw tiles (no partial sums to merge).
+FC_DECLARE_ISA_FN(void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy,
+                                               const float* x, float* dw))
+// dw, plain loops (any groups), one filter tap per task.
+FC_DECLARE_ISA_FN(void conv2d_bwd_weight_simple(const ConvParams& p, const float* dy,
+                                                const float* x, float* dw))
+// db = sum of dy over pixels: fixed chunks of pixels, partials summed in chunk order.
+FC_DECLARE_ISA_FN(void conv2d_bwd_bias(const ConvParams& p, const float* dy, float* db))
+
+// The algorithm variants: "auto" picks per layer; the others force one dx/dw pair
+// ("cvec": dx_cvec + dw_tiled, "kdot": dx_kdot + dw_tiled, "simple": plain loops).
+std::vector<std::string> conv2d_backward_algos();
+
+// Any of dx, dw, db may be null (not computed). Throws std::invalid_argument on bad input.
+void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const float* w,
+                     float* dx, float* dw, float* db, const std::string& algo = "auto");
+
+}  // namespace fc

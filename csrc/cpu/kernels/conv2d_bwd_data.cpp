@@ -1,0 +1,288 @@
+// Convolution backward-data: dx[n,ih,iw,c] = sum over (r,s,k) of dy[n,oh,ow,k] * w[r,s,c,k]
+// where ih = oh*sh - pt + r*dh and iw = ow*sw - pl + s*dw. Gather form: each dx pixel is
+// computed whole by one task, so no races and no thread-count dependence.
+//
+// Strided layers are decomposed by phase: the pixels of one dx row with the same iw mod sw
+// share the set of taps s that reach them, and consecutive such pixels read consecutive dy
+// pixels. A tile is kMP pixels of one phase; taps that do not reach it are skipped, so no
+// multiply by inserted zeros ever happens.
+//
+//   cvec:   tile of kMP pixels x NV vectors of channels, broadcast dy[k], FMA repacked
+//           weights wt[g][r][s][k][c]  (C >= a vector's worth)
+//   kdot:   tile of kMPk pixels x CC channels, vectors along K, one horizontal sum per
+//           output at the end  (first layers: C = 3 would leave a C vector mostly empty)
+//   simple: plain loops, any groups (vectorised over channels for depthwise)
+#include <omp.h>
+
+#include <algorithm>
+
+#include "conv2d_bwd_simd.h"
+#include "cpu/conv2d_backward.h"
+#include "cpu/memory.h"
+#include "cpu/threads.h"
+
+namespace fc {
+namespace FC_ISA_NS {
+namespace {
+
+using namespace bwd;
+
+constexpr int kMP = 6;                       // cvec: pixels per tile
+constexpr int kNVc = kRegs == 32 ? 4 : 2;    // cvec: channel vectors per tile (max)
+constexpr int kMPk = kRegs == 32 ? 8 : 4;    // kdot: pixels per tile
+constexpr int kCCk = 3;                      // kdot: channels per tile (max)
+
+// The filter row r reaches dx row ih from dy row oh (returns false if it does not).
+inline bool tap_row(const ConvParams& p, int64_t ih, int64_t r, int64_t& oh) {
+  const int64_t t = ih + p.pad_t - r * p.dil_h;
+  if (t < 0 || t % p.stride_h) return false;
+  oh = t / p.stride_h;
+  return oh < p.P;
+}
+
+// Filter column s reaches the dx pixels iw = f + t*sw of phase f from dy columns ob + t.
+inline bool tap_col(const ConvParams& p, int64_t f, int64_t s, int64_t& ob) {
+  const int64_t u = f + p.pad_l - s * p.dil_w;
+  if (u % p.stride_w) return false;
+  ob = u / p.stride_w;  // exact, possibly negative
+  return true;
+}
+
+// One filter tap that reaches a (dx row, phase): dy pixel ob + t feeds the phase's pixel t.
+struct Tap {
+  int64_t rs;     // r * S + s
+  int64_t dyrow;  // offset of dy[n, oh, 0, 0]
+  int64_t ob;
+};
+
+// The taps that reach dx row (n, ih), phase f (count pixels); the divisions happen here,
+// once per row and phase, not in the tiles.
+int64_t phase_taps(const ConvParams& p, int64_t n, int64_t ih, int64_t f, int64_t count,
+                   Tap* taps) {
+  int64_t m = 0;
+  for (int64_t r = 0; r < p.R; ++r) {
+    int64_t oh;
+    if (!tap_row(p, ih, r, oh)) continue;
+    for (int64_t s = 0; s < p.S; ++s) {
+      int64_t ob;
+      if (!tap_col(p, f, s, ob) || ob >= p.Q || ob + count <= 0) continue;
+      taps[m++] = {r * p.S + s, (n * p.P + oh) * p.Q * p.K, ob};
+    }
+  }
+  return m;
+}
+
+Tap* tap_buffer(const ConvParams& p) {  // per thread (workspace is thread-local)
+  return reinterpret_cast<Tap*>(workspace(43, size_t(p.R * p.S) * sizeof(Tap) / sizeof(float)));
+}
+
+// Rows of dy for the np pixels t0.. of one tap: pixels out of range read a zero row.
+template <int MP>
+inline void tap_rows(const Tap& tp, const float* dy, const float* zero, int64_t t0, int64_t np,
+                     int64_t Q, int64_t K, int64_t koff, const float* (&dpi)[MP]) {
+  const int64_t ow0 = tp.ob + t0;
+#pragma GCC unroll 8
+  for (int i = 0; i < MP; ++i)
+    dpi[i] = (i < np && ow0 + i >= 0 && ow0 + i < Q) ? dy + tp.dyrow + (ow0 + i) * K + koff
+                                                     : zero;
+}
+
+// ---------------------------------------------------------------------------------------- cvec
+
+template <int NV>
+void cvec_tile(const ConvParams& p, const float* __restrict dy, const float* __restrict wt,
+               const float* __restrict zero, const Tap* taps, int64_t ntaps, float* __restrict dx,
+               int64_t n, int64_t ih, int64_t f, int64_t t0, int64_t np, int64_t g, int64_t c0,
+               int ct) {
+  const int64_t K = p.K, Kg = p.Kg(), Cg = p.Cg();
+  vf acc[kMP][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMP; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
+  for (int64_t tp = 0; tp < ntaps; ++tp) {
+    const float* dpi[kMP];
+    tap_rows<kMP>(taps[tp], dy, zero, t0, np, p.Q, K, g * Kg, dpi);
+    const float* wp = wt + taps[tp].rs * Kg * NV * VL;
+    for (int64_t k = 0; k < Kg; ++k) {
+      vf wv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) wv[v] = vload(wp + (k * NV + v) * VL);
+#pragma GCC unroll 8
+      for (int i = 0; i < kMP; ++i) {
+        const vf b = vbcast(dpi[i][k]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] += b * wv[v];
+      }
+    }
+  }
+  for (int64_t i = 0; i < np; ++i) {
+    float* dst = dx + ((n * p.H + ih) * p.W + f + (t0 + i) * p.stride_w) * p.C + g * Cg + c0;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) vstore_n(dst + v * VL, acc[i][v], v == NV - 1 ? ct : VL);
+  }
+}
+
+using CvecFn = void (*)(const ConvParams&, const float*, const float*, const float*, const Tap*,
+                        int64_t, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                        int64_t, int);
+const CvecFn kCvec[4] = {&cvec_tile<1>, &cvec_tile<2>, &cvec_tile<3>, &cvec_tile<4>};
+
+// ---------------------------------------------------------------------------------------- kdot
+
+template <int CC, bool TAIL>
+inline void kdot_step(vf (&acc)[kMPk][CC], const float* __restrict wp, int64_t K,
+                      const float* (&dpi)[kMPk], int64_t koff, int kt) {
+  vf wv[CC];
+#pragma GCC unroll 4
+  for (int c = 0; c < CC; ++c)
+    wv[c] = TAIL ? vload_n(wp + c * K + koff, kt) : vload(wp + c * K + koff);
+#pragma GCC unroll 8
+  for (int i = 0; i < kMPk; ++i) {
+    vf d = TAIL ? vload_n(dpi[i] + koff, kt) : vload(dpi[i] + koff);
+    keep_in_register(d);  // one load per pixel, not one per channel
+#pragma GCC unroll 4
+    for (int c = 0; c < CC; ++c) acc[i][c] += d * wv[c];
+  }
+}
+
+template <int CC, bool TAIL>
+void kdot_tile(const ConvParams& p, const float* __restrict dy, const float* __restrict w,
+               const float* __restrict zero, const Tap* taps, int64_t ntaps, float* __restrict dx,
+               int64_t n, int64_t ih, int64_t f, int64_t t0, int64_t np, int64_t g, int64_t c0) {
+  const int64_t K = p.K, Kg = p.Kg(), Cg = p.Cg(), kfull = Kg / VL * VL;
+  vf acc[kMPk][CC];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMPk; ++i)
+#pragma GCC unroll 4
+    for (int c = 0; c < CC; ++c) acc[i][c] = vf{};
+  for (int64_t tp = 0; tp < ntaps; ++tp) {
+    const float* dpi[kMPk];
+    tap_rows<kMPk>(taps[tp], dy, zero, t0, np, p.Q, K, g * Kg, dpi);
+    const float* wp = w + (taps[tp].rs * Cg + c0) * K + g * Kg;
+    for (int64_t koff = 0; koff < kfull; koff += VL) kdot_step<CC, false>(acc, wp, K, dpi, koff, VL);
+    if (TAIL) kdot_step<CC, true>(acc, wp, K, dpi, kfull, int(Kg - kfull));
+  }
+  for (int64_t i = 0; i < np; ++i) {
+    float* dst = dx + ((n * p.H + ih) * p.W + f + (t0 + i) * p.stride_w) * p.C + g * Cg + c0;
+#pragma GCC unroll 4
+    for (int c = 0; c < CC; ++c) dst[c] = vsum(acc[i][c]);
+  }
+}
+
+using KdotFn = void (*)(const ConvParams&, const float*, const float*, const float*, const Tap*,
+                        int64_t, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                        int64_t);
+const KdotFn kKdot[3][2] = {{&kdot_tile<1, false>, &kdot_tile<1, true>},
+                            {&kdot_tile<2, false>, &kdot_tile<2, true>},
+                            {&kdot_tile<3, false>, &kdot_tile<3, true>}};
+
+// A row of K + VL zeros: what pixels outside dy read, so tiles need no edge branches.
+const float* zero_row(const ConvParams& p) {
+  float* z = workspace(42, size_t(p.K + VL));
+  for (int64_t k = 0; k < p.K + VL; ++k) z[k] = 0.0f;
+  return z;
+}
+
+}  // namespace
+
+void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), G = p.groups, R = p.R, S = p.S;
+  const int64_t Cgp = (Cg + VL - 1) / VL * VL;
+  const Blocks cb(Cgp / VL, kNVc);
+  // wt[g][block][r][s][k][c in block]: one contiguous stream per channel block, channels
+  // zero-padded to whole vectors. Block b of group g starts at (g * Cgp + b0 * VL) * RSK.
+  const int64_t RSK = R * S * Kg;
+  float* wt = workspace(40, size_t(G * Cgp * RSK));
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+  for (int64_t grs = 0; grs < G * R * S; ++grs) {
+    const int64_t g = grs / (R * S), rs = grs % (R * S);
+    for (int64_t b = 0; b < cb.count; ++b) {
+      const int64_t c0 = cb.start(b) * VL, width = cb.size(b) * VL;
+      float* dst = wt + (g * Cgp + c0) * RSK + rs * Kg * width;
+      for (int64_t k = 0; k < Kg; ++k)
+        for (int64_t c = 0; c < width; ++c)
+          dst[k * width + c] = c0 + c < Cg ? w[(rs * Cg + c0 + c) * p.K + g * Kg + k] : 0.0f;
+    }
+  }
+  const float* zero = zero_row(p);
+  const int64_t phases = std::min(p.stride_w, p.W), rows = p.N * p.H;
+  // Channel block outermost: a thread's run of tasks reuses one block of weights (L2).
+#pragma omp parallel num_threads(num_threads())
+  {
+    Tap* taps = tap_buffer(p);
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < G * cb.count * rows; ++task) {
+      const int64_t gb = task / rows, row = task % rows;
+      const int64_t g = gb / cb.count, b = gb % cb.count, n = row / p.H, ih = row % p.H;
+      const int64_t nv = cb.size(b), c0 = cb.start(b) * VL;
+      const int ct = int(std::min<int64_t>(VL, Cg - (c0 + (nv - 1) * VL)));
+      for (int64_t f = 0; f < phases; ++f) {
+        const int64_t count = (p.W - f + p.stride_w - 1) / p.stride_w;
+        const int64_t ntaps = phase_taps(p, n, ih, f, count, taps);
+        for (int64_t t0 = 0; t0 < count; t0 += kMP)
+          kCvec[nv - 1](p, dy, wt + (g * Cgp + c0) * RSK, zero, taps, ntaps, dx, n, ih, f, t0,
+                        std::min<int64_t>(kMP, count - t0), g, c0, ct);
+      }
+    }
+  }
+}
+
+void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  const Blocks cb(p.Cg(), kCCk);
+  const int64_t phases = std::min(p.stride_w, p.W), rows = p.N * p.H;
+  const float* zero = zero_row(p);
+#pragma omp parallel num_threads(num_threads())
+  {
+    Tap* taps = tap_buffer(p);
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < rows; ++row) {
+      const int64_t n = row / p.H, ih = row % p.H;
+      for (int64_t f = 0; f < phases; ++f) {
+        const int64_t count = (p.W - f + p.stride_w - 1) / p.stride_w;
+        const int64_t ntaps = phase_taps(p, n, ih, f, count, taps);
+        for (int64_t g = 0; g < p.groups; ++g)
+          for (int64_t b = 0; b < cb.count; ++b)
+            for (int64_t t0 = 0; t0 < count; t0 += kMPk)
+              kKdot[cb.size(b) - 1][p.Kg() % VL != 0](p, dy, w, zero, taps, ntaps, dx, n, ih, f, t0,
+                                    std::min<int64_t>(kMPk, count - t0), g, cb.start(b));
+      }
+    }
+  }
+}
+
+void conv2d_bwd_data_simple(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  const int64_t C = p.C, K = p.K, Cg = p.Cg(), Kg = p.Kg(), G = p.groups;
+  const bool depthwise = Cg == 1 && Kg == 1;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+  for (int64_t row = 0; row < p.N * p.H; ++row) {
+    const int64_t n = row / p.H, ih = row % p.H;
+    for (int64_t iw = 0; iw < p.W; ++iw) {
+      float* __restrict d = dx + ((n * p.H + ih) * p.W + iw) * C;
+      for (int64_t c = 0; c < C; ++c) d[c] = 0.0f;
+      for (int64_t r = 0; r < p.R; ++r) {
+        int64_t oh;
+        if (!tap_row(p, ih, r, oh)) continue;
+        for (int64_t s = 0; s < p.S; ++s) {
+          int64_t ow;
+          if (!tap_col(p, iw, s, ow) || ow < 0 || ow >= p.Q) continue;
+          const float* __restrict dp = dy + ((n * p.P + oh) * p.Q + ow) * K;
+          const float* __restrict wp = w + (r * p.S + s) * Cg * K;
+          if (depthwise) {
+            for (int64_t g = 0; g < G; ++g) d[g] += dp[g] * wp[g];
+            continue;
+          }
+          for (int64_t g = 0; g < G; ++g)
+            for (int64_t c = 0; c < Cg; ++c) {
+              float a = 0.0f;
+              for (int64_t k = 0; k < Kg; ++k) a += dp[g * Kg + k] * wp[c * K + g * Kg + k];
+              d[g * Cg + c] += a;
+            }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace FC_ISA_NS
+}  // namespace fc

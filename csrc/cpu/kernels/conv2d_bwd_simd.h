@@ -1,0 +1,111 @@
+// Vector helpers for the convolution backward kernels, one definition per ISA build
+// (this header is included only by csrc/cpu/kernels/conv2d_bwd_*.cpp, inside FC_ISA_NS).
+// VL floats per vector: 16 (AVX-512), 8 (AVX2), 4 (generic SSE2). Partial loads zero the
+// lanes past n, so tails along K or C never read past the end of an array.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
+#include <immintrin.h>
+#endif
+
+namespace fc {
+namespace FC_ISA_NS {
+namespace bwd {
+
+#if defined(FC_ISA_avx512)
+constexpr int VL = 16;
+constexpr int kRegs = 32;
+#elif defined(FC_ISA_avx2)
+constexpr int VL = 8;
+constexpr int kRegs = 16;
+#else
+constexpr int VL = 4;
+constexpr int kRegs = 16;
+#endif
+
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
+
+static inline vf vload(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+static inline vf vbcast(float s) {
+#if defined(FC_ISA_avx512)
+  return (vf)_mm512_set1_ps(s);
+#elif defined(FC_ISA_avx2)
+  return (vf)_mm256_set1_ps(s);
+#else
+  vf v;
+  for (int i = 0; i < VL; ++i) v[i] = s;
+  return v;
+#endif
+}
+
+// First n lanes from p (0 <= n <= VL), the rest zero; never touches p[n..].
+static inline vf vload_n(const float* p, int n) {
+#if defined(FC_ISA_avx512)
+  return (vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+#elif defined(FC_ISA_avx2)
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
+  return (vf)_mm256_maskload_ps(p, m);
+#else
+  vf v = {};
+  for (int i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+#endif
+}
+
+static inline vf vload_t(const float* p, int n) { return n == VL ? vload(p) : vload_n(p, n); }
+
+static inline void vstore_n(float* p, vf v, int n) {
+  if (n == VL) {
+    vstore(p, v);
+    return;
+  }
+  for (int i = 0; i < n; ++i) p[i] = v[i];
+}
+
+// Stops the compiler from folding a loaded vector into several FMAs' memory operands (it
+// would load it again for each use when registers run short).
+static inline void keep_in_register(vf& v) {
+#if defined(__GNUC__) && (defined(FC_ISA_avx512) || defined(FC_ISA_avx2))
+  __asm__("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
+
+// Horizontal sum in a fixed (tree) order.
+static inline float vsum(vf v) {
+#if defined(FC_ISA_avx512)
+  return _mm512_reduce_add_ps((__m512)v);
+#elif defined(FC_ISA_avx2)
+  const __m128 h = _mm_add_ps(_mm256_castps256_ps128((__m256)v), _mm256_extractf128_ps((__m256)v, 1));
+  const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  return _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
+#else
+  float t[VL];
+  std::memcpy(t, &v, sizeof v);
+  for (int w = VL / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) t[i] += t[i + w];
+  return t[0];
+#endif
+}
+
+// Splits n items into the fewest blocks of at most bmax, sizes as equal as possible;
+// block b covers [start(b), start(b + 1)).
+struct Blocks {
+  int64_t n, count;
+  Blocks(int64_t n_, int64_t bmax) : n(n_), count((n_ + bmax - 1) / bmax) {}
+  int64_t start(int64_t b) const { return b * n / count; }
+  int64_t size(int64_t b) const { return start(b + 1) - start(b); }
+};
+
+}  // namespace bwd
+}  // namespace FC_ISA_NS
+}  // namespace fc

@@ -1,0 +1,122 @@
+"""Adapters from validated arguments to the C++ pooling, batch-norm and element-wise kernels.
+
+Each adapter takes its reference function's arguments, normalised (pairs, ((t, b), (l, r))
+paddings) and validated (C-contiguous float32 arrays), plus ``out=`` where the op has one.
+Small, weight- or logit-sized ops (fold_batch_norm, softmax, cross-entropy, dense) run in
+float32 NumPy: there is nothing for a kernel to win there (dense is one BLAS matmul).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _C, reference
+from .reference.norm import update_running
+
+
+def _pads(padding) -> tuple[int, int, int, int]:
+    (t, b), (l, r) = padding
+    return (t, b, l, r)
+
+
+# ---------------------------------------------------------------- pooling
+
+def max_pool2d(x: np.ndarray, pool_size, stride, padding, *, out=None) -> np.ndarray:
+    return _C.max_pool2d_forward(x, tuple(pool_size), tuple(stride), _pads(padding), out)
+
+
+def max_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size, stride, padding
+                        ) -> np.ndarray:
+    # The argmax is recomputed from x (the forward stores no index array).
+    return _C.max_pool2d_backward(dy, x, tuple(pool_size), tuple(stride), _pads(padding))
+
+
+def avg_pool2d(x: np.ndarray, pool_size, stride, padding, *, count_include_pad: bool = False,
+               out=None) -> np.ndarray:
+    return _C.avg_pool2d_forward(x, tuple(pool_size), tuple(stride), _pads(padding),
+                                 count_include_pad, out)
+
+
+def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size, stride, padding, *,
+                        count_include_pad: bool = False) -> np.ndarray:
+    return _C.avg_pool2d_backward(dy, x, tuple(pool_size), tuple(stride), _pads(padding),
+                                  count_include_pad)
+
+
+def global_avg_pool2d(x: np.ndarray) -> np.ndarray:
+    return _C.global_avg_pool2d_forward(x)
+
+
+def global_avg_pool2d_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return _C.global_avg_pool2d_backward(dy, x)
+
+
+# ---------------------------------------------------------------- batch norm
+
+def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean=None,
+               running_var=None, *, training: bool = False, momentum: float = 0.99,
+               eps: float = 1e-3, relu: bool = False, return_stats: bool = False):
+    if training:
+        y, mean, var, invstd = _C.batch_norm_forward_train(x, gamma, beta, eps, relu)
+        update_running(running_mean, running_var, mean, var, momentum)
+        mean = mean.astype(np.float32)
+    else:
+        y = _C.batch_norm_forward_infer(x, gamma, beta, running_mean, running_var, eps, relu)
+        if not return_stats:
+            return y
+        mean = running_mean.copy()
+        invstd = (1.0 / np.sqrt(running_var.astype(np.float64) + eps)).astype(np.float32)
+    return (y, mean, invstd) if return_stats else y
+
+
+def batch_norm_backward(dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, mean: np.ndarray,
+                        invstd: np.ndarray, *, training: bool = True, y=None):
+    dx, dgamma, dbeta = _C.batch_norm_backward(dy, x, y, gamma, mean, invstd, training)
+    return dx, dgamma, dbeta
+
+
+def fold_batch_norm(w, b, gamma, beta, mean, var, eps: float = 1e-3):
+    """Weight-sized: the float32 NumPy reference is the kernel."""
+    return reference.fold_batch_norm(w, b, gamma, beta, mean, var, eps)
+
+
+# ---------------------------------------------------------------- element-wise, concat
+
+def relu(x: np.ndarray, *, out=None) -> np.ndarray:
+    return _C.relu_forward(x, out)
+
+
+def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return _C.relu_backward(dy, y)
+
+
+def add(a: np.ndarray, b: np.ndarray, *, relu: bool = False, out=None) -> np.ndarray:
+    return _C.add_forward(a, b, relu, out)
+
+
+def add_backward(dy: np.ndarray, y=None) -> tuple[np.ndarray, np.ndarray]:
+    g = dy if y is None else _C.relu_backward(dy, y)
+    return g, g
+
+
+def concat(xs: Sequence[np.ndarray], axis: int = -1) -> np.ndarray:
+    if axis % xs[0].ndim == xs[0].ndim - 1:
+        return _C.concat_last(list(xs))
+    return np.concatenate(list(xs), axis=axis)
+
+
+def concat_backward(dy: np.ndarray, sizes: Sequence[int], axis: int = -1) -> list[np.ndarray]:
+    if axis % dy.ndim == dy.ndim - 1:
+        return _C.split_last(dy, list(sizes))
+    return reference.concat_backward(dy, sizes, axis)
+
+
+# ---------------------------------------------------------------- logits-sized: NumPy float32
+
+softmax = reference.softmax
+softmax_cross_entropy = reference.softmax_cross_entropy
+softmax_cross_entropy_backward = reference.softmax_cross_entropy_backward
+dense = reference.dense
+dense_backward = reference.dense_backward

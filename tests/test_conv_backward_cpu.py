@@ -1,0 +1,161 @@
+"""The C++ conv2d_backward against the reference, under every ISA and every variant."""
+
+import numpy as np
+import pytest
+from helpers import assert_close, numerical_grad
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import arrays, conv_cases, seeds
+
+import fastconv as fc
+from fastconv import _C
+
+ALGOS = list(_C.conv2d_backward_algos())
+
+
+def _ref(dy, x, w, case):
+    f64 = [a.astype(np.float64) for a in (dy, x, w)]
+    return fc.reference.conv2d_backward(*f64, **case.kwargs)
+
+
+def _inputs(case, seed):
+    rng = np.random.default_rng(seed)
+    x, w = arrays(rng, case.x_shape), arrays(rng, case.w_shape)
+    dy = arrays(rng, case.geometry().y_shape)
+    return dy, x, w
+
+
+def _raw(dy, x, w, case, algo, need=(True, True, True)):
+    """The C++ entry point with one forced variant."""
+    g = case.geometry()
+    (t, b), (l, r) = g.pads
+    return _C.conv2d_backward(dy, x, w, g.stride, (t, b, l, r), g.dilation, g.groups, *need,
+                              algo)
+
+
+def _check(got, ref, case):
+    dx, dw, db = got
+    rdx, rdw, rdb = ref
+    g = case.geometry()
+    p, q = g.out_hw
+    assert dx.dtype == np.float32 and dx.shape == case.x_shape
+    assert dw.shape == case.w_shape and db.shape == (case.K,)
+    assert_close(dx, rdx, rtol=1e-5, atol=1e-5 * (case.R * case.S * case.K) ** 0.5)
+    assert_close(dw, rdw, rtol=1e-5, atol=1e-5 * (case.N * p * q) ** 0.5)
+    assert_close(db, rdb, rtol=1e-5, atol=1e-5 * (case.N * p * q) ** 0.5)
+
+
+@given(case=conv_cases(), seed=seeds)
+def test_conv2d_backward_matches_reference(isa, case, seed):
+    fc.set_isa(isa)
+    dy, x, w = _inputs(case, seed)
+    _check(fc.conv2d_backward(dy, x, w, **case.kwargs), _ref(dy, x, w, case), case)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@given(case=conv_cases(max_hw=10, max_n=2), seed=seeds)
+def test_conv2d_backward_every_variant(isa, algo, case, seed):
+    fc.set_isa(isa)
+    dy, x, w = _inputs(case, seed)
+    _check(_raw(dy, x, w, case, algo), _ref(dy, x, w, case), case)
+
+
+@given(case=conv_cases(max_hw=8, max_n=2), seed=seeds,
+       need=st.tuples(st.booleans(), st.booleans(), st.booleans()))
+def test_conv2d_backward_need_flags(case, seed, need):
+    dy, x, w = _inputs(case, seed)
+    full = fc.conv2d_backward(dy, x, w, **case.kwargs)
+    got = fc.conv2d_backward(dy, x, w, **case.kwargs, need_dx=need[0], need_dw=need[1],
+                             need_db=need[2])
+    for want, a, b in zip(need, got, full):
+        if want:
+            assert np.array_equal(a, b)
+        else:
+            assert a is None
+
+
+# Shapes that exercise every path: strided first layer (kdot), C-vector tiles with edges,
+# K and C not multiples of the vector width, groups, depthwise, N=1.
+THREAD_SHAPES = [
+    # N, H, W, C, K, R, S, stride, padding, groups
+    (2, 23, 21, 3, 24, 7, 7, 2, 3, 1),
+    (1, 19, 17, 16, 37, 3, 3, 1, "same", 1),
+    (3, 11, 13, 40, 20, 5, 3, (2, 3), ((2, 1), (0, 2)), 1),
+    (2, 9, 9, 12, 18, 3, 3, 1, 1, 3),
+    (2, 10, 9, 8, 8, 3, 3, 2, 1, 8),
+]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("shape", THREAD_SHAPES)
+def test_conv2d_backward_bitwise_identical_across_threads(isa, algo, shape):
+    fc.set_isa(isa)
+    n, h, w_, c, k, r, s, stride, pad, groups = shape
+    rng = np.random.default_rng(11)
+    x, w = arrays(rng, (n, h, w_, c)), arrays(rng, (r, s, c // groups, k))
+    geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, 1, groups)
+    dy = arrays(rng, geo.y_shape)
+    (t, b), (l, rr) = geo.pads
+    outs = []
+    for threads in (1, 2, 3):
+        fc.set_num_threads(threads)
+        outs.append(_C.conv2d_backward(dy, x, w, geo.stride, (t, b, l, rr), geo.dilation,
+                                       groups, True, True, True, algo))
+    for o in outs[1:]:
+        for a, e in zip(o, outs[0]):
+            assert np.array_equal(a, e)
+
+
+def test_conv2d_backward_finite_differences():
+    # The C++ gradients of L = sum(conv2d(x, w, b) * dy) against central differences.
+    rng = np.random.default_rng(2)
+    x = arrays(rng, (1, 5, 6, 3)).astype(np.float64)
+    w = arrays(rng, (3, 2, 3, 4)).astype(np.float64)
+    b = arrays(rng, (4,)).astype(np.float64)
+    kw = dict(stride=(2, 1), padding="same", dilation=(1, 2))
+    dy = arrays(rng, fc.conv2d(x, w, **kw).shape).astype(np.float64)
+
+    def loss() -> float:
+        with fc.use_backend("numpy"):
+            return float((fc.conv2d(x, w, b, **kw) * dy).sum())
+
+    dx, dw, db = fc.conv2d_backward(dy, x, w, **kw)
+    assert dx.dtype == np.float32
+    for got, var in ((dx, x), (dw, w), (db, b)):
+        assert_close(got, numerical_grad(loss, var, eps=1e-5), rtol=1e-3, atol=1e-3)
+
+
+def test_conv2d_backward_float64_policy_and_numpy_backend():
+    rng = np.random.default_rng(4)
+    x, w = arrays(rng, (2, 6, 6, 3), np.float64), arrays(rng, (3, 3, 3, 5), np.float64)
+    dy = arrays(rng, (2, 6, 6, 5), np.float64)
+    grads = fc.conv2d_backward(dy, x, w, padding=1)
+    assert all(g.dtype == np.float32 for g in grads)
+    with fc.use_backend("numpy"):
+        ref = fc.conv2d_backward(dy, x, w, padding=1)
+    assert all(g.dtype == np.float64 for g in ref)
+    for a, e in zip(grads, ref):
+        assert_close(a, e, rtol=1e-5, atol=1e-5)
+    assert fc.OPS["conv2d_backward"].runs_on("cpu") == "cpu"
+
+
+def test_conv2d_backward_bad_input_raises():
+    x, w = np.zeros((1, 6, 6, 3), np.float32), np.zeros((3, 3, 3, 4), np.float32)
+    dy = np.zeros((1, 4, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="dy"):
+        fc.conv2d_backward(dy[:, :3], x, w)
+    with pytest.raises(ValueError, match="dy"):
+        fc.conv2d_backward(dy[0], x, w)
+    with pytest.raises(TypeError, match="dy"):
+        fc.conv2d_backward(dy.astype(np.int32), x, w)
+    with pytest.raises(ValueError, match="w"):
+        fc.conv2d_backward(dy, x, np.zeros((3, 3, 2, 4), np.float32))
+    # the C++ entry point re-checks on its own
+    with pytest.raises(ValueError, match="dy"):
+        _C.conv2d_backward(dy[:, :3].copy(), x, w, (1, 1), (0, 0, 0, 0), (1, 1), 1, True,
+                           True, True, "auto")
+    with pytest.raises(TypeError, match="dy"):
+        _C.conv2d_backward(dy.astype(np.float64), x, w, (1, 1), (0, 0, 0, 0), (1, 1), 1,
+                           True, True, True, "auto")
+    with pytest.raises(ValueError, match="algo"):
+        _C.conv2d_backward(dy, x, w, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, True, True, "nope")
