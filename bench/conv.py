@@ -183,7 +183,7 @@ class Bench:
 
     def _skip(self, label: str, why: str) -> None:
         self.progress.start(label)
-        self.progress.done(f"skipped: {why}")
+        self.progress.done(why)
 
     def _ref_estimate(self, layer: Layer, pas: str, n: int, flops: float) -> float:
         spi = self.ref_rate.get((layer.name, pas))

@@ -11,6 +11,7 @@ shared, so the min is the least noisy estimate of what the code can do).
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import json
 import math
 import os
@@ -81,14 +82,21 @@ def measure(fn: Callable[[], Any], *, warmup: int = 1, repeats: int = 5,
         fn()
     t = Timing()
     spent = 0.0
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        t.times.append(dt)
-        spent += dt
-        if budget is not None and spent >= budget:
-            break
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()  # like timeit: no cycle collection inside a timed call
+    try:
+        for _ in range(max(1, repeats)):
+            t0 = time.perf_counter()
+            fn()
+            dt = time.perf_counter() - t0
+            t.times.append(dt)
+            spent += dt
+            if budget is not None and spent >= budget:
+                break
+    finally:
+        if was_enabled:
+            gc.enable()
     return t
 
 
@@ -261,7 +269,8 @@ def machine_facts(machine: Machine | None = None) -> dict[str, str]:
     info = fastconv.info_dict()
     facts = {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": f"{cpu_model()}, {os.cpu_count()} logical CPUs",
+        "cpu": f"{cpu_model()}, {os.cpu_count()} logical CPUs, features "
+               f"{' '.join(info['cpu_features'])}",
         "load average (1 min, at write time)": f"{os.getloadavg()[0]:.2f}",
         "fastconv": f"{info['version']}, isa {info['isa']} (best {info['best_isa']}), "
                     f"compiler {info['compiler']}",
