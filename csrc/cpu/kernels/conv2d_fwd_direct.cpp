@@ -11,8 +11,10 @@
 // copy their input window into a small zero-padded buffer (bounded by the tile) and run the
 // same microkernel; rows in the top/bottom padding are skipped.
 //
-// Every output element is computed by one microkernel call with a fixed reduction order
-// (r, s, c), so the result never depends on the thread count or the task split.
+// Every output element is computed by one task with a fixed reduction order ((channel block),
+// r, s, c; one channel block unless C > 1024), so the result never depends on the thread
+// count or the task split. Threads share (image, output row, K-block range) tasks; rows split
+// their K blocks when there are few rows (batch 1), so small layers still use both cores.
 #include <algorithm>
 #include <cstring>
 #include <utility>
