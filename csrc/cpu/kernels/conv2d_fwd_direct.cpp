@@ -11,8 +11,10 @@
 // copy their input window into a small zero-padded buffer (bounded by the tile) and run the
 // same microkernel; rows in the top/bottom padding are skipped.
 //
-// Every output element is computed by one microkernel call with a fixed reduction order
-// (r, s, c), so the result never depends on the thread count or the task split.
+// Every output element is computed by one task with a fixed reduction order ((channel block),
+// r, s, c; one channel block unless C > 1024), so the result never depends on the thread
+// count or the task split. Threads share (image, output row, K-block range) tasks; rows split
+// their K blocks when there are few rows (batch 1), so small layers still use both cores.
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -104,17 +106,22 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
             t.L = int(fold ? p.S * Cg : cl);
           } else {  // touches the left/right padding: copy the window into a zero-padded buffer
             if (!buf) buf = workspace(2, size_t(std::max(1, nr) * span_max * Cb));
+            // In-range pixels [i_lo, i_hi) of the window; the rest are zeros.
+            const int64_t i_lo = std::min(span, std::max<int64_t>(0, -iw0));
+            const int64_t i_hi = std::max(i_lo, std::min(span, p.W - iw0));
             for (int r = 0; r < nr; ++r) {
               const float* src =
                   x + ((n * p.H + ih0 + (r_lo + r) * p.dil_h) * p.W) * C + g * Cg + c0;
-              for (int64_t i = 0; i < span; ++i) {
-                float* d = buf + (r * span + i) * cl;
-                const int64_t iw = iw0 + i;
-                if (iw >= 0 && iw < p.W)
-                  std::memcpy(d, src + iw * C, sizeof(float) * cl);
-                else
-                  std::memset(d, 0, sizeof(float) * cl);
+              float* d = buf + r * span * cl;
+              std::memset(d, 0, sizeof(float) * i_lo * cl);
+              if (cl == C) {  // whole pixels: one contiguous run (first layers: C = 3)
+                std::memcpy(d + i_lo * cl, src + (iw0 + i_lo) * C,
+                            sizeof(float) * (i_hi - i_lo) * cl);
+              } else {
+                for (int64_t i = i_lo; i < i_hi; ++i)
+                  std::memcpy(d + i * cl, src + (iw0 + i) * C, sizeof(float) * cl);
               }
+              std::memset(d + i_hi * cl, 0, sizeof(float) * (span - i_hi) * cl);
             }
             const bool bfold = one_pass && p.dil_w == 1;  // the buffer holds only cl channels
             t.x = buf;
