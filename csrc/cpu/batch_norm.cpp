@@ -68,19 +68,22 @@ void batch_norm_backward(int64_t M, int64_t C, const float* dy, const float* x, 
            "batch_norm_backward: null pointer");
   const int64_t T = bn_chunks(M);
   std::vector<double> sdy(T * C, 0.0), sdyx(T * C, 0.0);
-  FC_DISPATCH(bn_bwd_partials, M, C, dy, x, y, mean, sdy.data(), sdyx.data());
   std::vector<float> a(C), b(C), k0(C);
+  for (int64_t c = 0; c < C; ++c) a[c] = static_cast<float>(double(gamma[c]) * invstd[c]);
+  // Frozen BN (training=false): dx = a * g needs no sums, so it is written in the same pass.
+  FC_DISPATCH(bn_bwd_partials, M, C, dy, x, y, mean, sdy.data(), sdyx.data(), a.data(),
+              training ? nullptr : dx);
   for (int64_t c = 0; c < C; ++c) {
     double g = 0, gx = 0;
     for (int64_t t = 0; t < T; ++t) g += sdy[t * C + c], gx += sdyx[t * C + c];
     const double inv = invstd[c], k = double(gamma[c]) * inv, dg = gx * inv;
     dbeta[c] = static_cast<float>(g);
     dgamma[c] = static_cast<float>(dg);
-    a[c] = static_cast<float>(k);
-    b[c] = training ? static_cast<float>(-k * inv * dg / double(M)) : 0.0f;
-    k0[c] = training ? static_cast<float>(-k * g / double(M)) : 0.0f;
+    b[c] = static_cast<float>(-k * inv * dg / double(M));
+    k0[c] = static_cast<float>(-k * g / double(M));
   }
-  FC_DISPATCH(bn_bwd_apply, M, C, dy, x, y, mean, a.data(), b.data(), k0.data(), dx);
+  if (training)
+    FC_DISPATCH(bn_bwd_apply, M, C, dy, x, y, mean, a.data(), b.data(), k0.data(), dx);
 }
 
 }  // namespace fc

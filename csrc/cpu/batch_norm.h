@@ -24,9 +24,10 @@ FC_DECLARE_ISA_FN(void bn_apply(int64_t M, int64_t C, const float* x, const floa
                                 const float* mean_lo, const float* scale, const float* beta,
                                 bool relu, float* y))
 // Per chunk: sdy = sum g, sdyx = sum g * (x - mean), g = dy masked by (y > 0) if y != null.
+// If dx != null, also writes dx = a * g in the same pass (frozen BN: a is known upfront).
 FC_DECLARE_ISA_FN(void bn_bwd_partials(int64_t M, int64_t C, const float* dy, const float* x,
                                        const float* y, const float* mean, double* sdy,
-                                       double* sdyx))
+                                       double* sdyx, const float* a, float* dx))
 // dx = a * g + b * (x - mean) + k0, g as above.
 FC_DECLARE_ISA_FN(void bn_bwd_apply(int64_t M, int64_t C, const float* dy, const float* x,
                                     const float* y, const float* mean, const float* a,

@@ -19,26 +19,30 @@ FC_INLINE typename Vec<L>::f masked_grad(const float* dy, const float* y, int64_
 void bn_bwd_partials(int64_t M, int64_t C, const float* __restrict dy,
                      const float* __restrict x, const float* __restrict y,
                      const float* __restrict mean, double* __restrict sdy,
-                     double* __restrict sdyx) {
+                     double* __restrict sdyx, const float* __restrict a,
+                     float* __restrict dx) {
   const int64_t T = bn_chunks(M);
+  const bool nt = dx && stream_rows(dx, M * C, C);
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
     for_lanes(0, C, [&](auto lanes, int64_t c) {
       constexpr int L = decltype(lanes)::value;
-      const auto m = vload<L>(mean + c);
+      const auto m = vload<L>(mean + c), av = vload<L>(a + c);
       for (int64_t f0 = r0; f0 < r1; f0 += kBnFlushRows) {
         const int64_t f1 = std::min(r1, f0 + kBnFlushRows);
-        auto a = vsplat<L>(0.0f), b = vsplat<L>(0.0f);
+        auto s = vsplat<L>(0.0f), sx = vsplat<L>(0.0f);
         for (int64_t r = f0; r < f1; ++r) {
           const auto g = masked_grad<L>(dy, y, r * C + c);
-          a += g;
-          b += g * (vload<L>(x + r * C + c) - m);
+          s += g;
+          sx += g * (vload<L>(x + r * C + c) - m);
+          if (dx) vput<L>(nt, dx + r * C + c, av * g);
         }
-        vadd_to_f64<L>(sdy + t * C + c, a);  // sdy, sdyx arrive zeroed
-        vadd_to_f64<L>(sdyx + t * C + c, b);
+        vadd_to_f64<L>(sdy + t * C + c, s);  // sdy, sdyx arrive zeroed
+        vadd_to_f64<L>(sdyx + t * C + c, sx);
       }
     });
+    if (nt) stream_fence();
   }
 }
 

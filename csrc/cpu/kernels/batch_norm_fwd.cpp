@@ -45,7 +45,7 @@ void bn_apply(int64_t M, int64_t C, const float* __restrict x, const float* __re
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
     if (relu) {
-      for_lanes(0, C, [&](auto lanes, int64_t c) {
+      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         const auto hi = vload<L>(mean_hi + c), lo = vload<L>(mean_lo + c);
         const auto k = vload<L>(scale + c), b = vload<L>(beta + c);

@@ -95,7 +95,19 @@ FC_INLINE typename Vec<L>::f vsplat(float s) {
 }
 template <int L>
 FC_INLINE typename Vec<L>::f vmax(typename Vec<L>::f a, typename Vec<L>::f b) {
-  return a > b ? a : b;
+  if constexpr (L > kVL && L % kVL == 0) {  // wide: per native piece (no scalarised compare)
+    typename Vec<L>::f r;
+    for (int k = 0; k < L / kVL; ++k) {
+      typename Vec<kVL>::f pa, pb;
+      std::memcpy(&pa, reinterpret_cast<const char*>(&a) + k * sizeof pa, sizeof pa);
+      std::memcpy(&pb, reinterpret_cast<const char*>(&b) + k * sizeof pb, sizeof pb);
+      pa = pa > pb ? pa : pb;
+      std::memcpy(reinterpret_cast<char*>(&r) + k * sizeof pa, &pa, sizeof pa);
+    }
+    return r;
+  } else {
+    return a > b ? a : b;
+  }
 }
 // Lanes of v where mask is set, else +0.0.
 template <int L>
@@ -126,7 +138,7 @@ FC_INLINE void for_lanes(int64_t c0, int64_t c1, F&& f) {
 }
 
 // The same with blocks of 4 native vectors first (more independent accumulators), for
-// bodies that only add and multiply.
+// bodies that only add, multiply and vmax.
 template <class F>
 FC_INLINE void for_lanes_wide(int64_t c0, int64_t c1, F&& f) {
   int64_t c = c0;

@@ -48,9 +48,12 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __re
     const int64_t n = row / p.H, ih = row % p.H;
     int64_t oh_lo, oh_hi;
     covering(ih, p.KH, p.stride_h, p.pad_t, p.P, &oh_lo, &oh_hi);
+    int64_t ow_lo, ow_hi;
+    covering(0, p.KW, p.stride_w, p.pad_l, p.Q, &ow_lo, &ow_hi);
     for (int64_t iw = 0; iw < W; ++iw) {
-      int64_t ow_lo, ow_hi;
-      covering(iw, p.KW, p.stride_w, p.pad_l, p.Q, &ow_lo, &ow_hi);
+      // The covering output columns only move right as iw grows: update without dividing.
+      while (ow_lo < p.Q && ow_lo * p.stride_w - p.pad_l + p.KW <= iw) ++ow_lo;
+      while (ow_hi + 1 < p.Q && (ow_hi + 1) * p.stride_w - p.pad_l <= iw) ++ow_hi;
       float* d = dx + (row * W + iw) * C;
       for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;

@@ -30,7 +30,7 @@ void max_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __res
       const int64_t ns = wc.s1 - wc.s0;
       const float* xw = x + ((n * p.H + wr.ih0 + wr.r0) * W + wc.iw0 + wc.s0) * C;
       float* yp = y + (row * p.Q + ow) * C;
-      for_lanes(0, C, [&](auto lanes, int64_t c) {
+      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         auto m = vload<L>(xw + c);
         for (int64_t r = 0; r < nr; ++r)
