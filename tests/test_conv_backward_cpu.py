@@ -67,7 +67,7 @@ def test_conv2d_backward_need_flags(case, seed, need):
     full = fc.conv2d_backward(dy, x, w, **case.kwargs)
     got = fc.conv2d_backward(dy, x, w, **case.kwargs, need_dx=need[0], need_dw=need[1],
                              need_db=need[2])
-    for want, a, b in zip(need, got, full):
+    for want, a, b in zip(need, got, full, strict=True):
         if want:
             assert np.array_equal(a, b)
         else:
@@ -75,14 +75,15 @@ def test_conv2d_backward_need_flags(case, seed, need):
 
 
 # Shapes that exercise every path: strided first layer (kdot), C-vector tiles with edges,
-# K and C not multiples of the vector width, groups, depthwise, N=1.
+# K and C not multiples of the vector width, groups, depthwise, N=1. Each is big enough
+# (>= 1e6 multiply-adds) for the kernels to use more than one thread.
 THREAD_SHAPES = [
     # N, H, W, C, K, R, S, stride, padding, groups
-    (2, 23, 21, 3, 24, 7, 7, 2, 3, 1),
+    (2, 31, 29, 3, 24, 7, 7, 2, 3, 1),
     (1, 19, 17, 16, 37, 3, 3, 1, "same", 1),
-    (3, 11, 13, 40, 20, 5, 3, (2, 3), ((2, 1), (0, 2)), 1),
-    (2, 9, 9, 12, 18, 3, 3, 1, 1, 3),
-    (2, 10, 9, 8, 8, 3, 3, 2, 1, 8),
+    (4, 11, 13, 40, 20, 5, 3, (2, 3), ((2, 1), (0, 2)), 1),
+    (6, 17, 17, 12, 18, 3, 3, 1, 1, 3),
+    (16, 40, 40, 16, 16, 3, 3, 1, 1, 16),
 ]
 
 
@@ -102,7 +103,7 @@ def test_conv2d_backward_bitwise_identical_across_threads(isa, algo, shape):
         outs.append(_C.conv2d_backward(dy, x, w, geo.stride, (t, b, l, rr), geo.dilation,
                                        groups, True, True, True, algo))
     for o in outs[1:]:
-        for a, e in zip(o, outs[0]):
+        for a, e in zip(o, outs[0], strict=True):
             assert np.array_equal(a, e)
 
 
@@ -134,7 +135,7 @@ def test_conv2d_backward_float64_policy_and_numpy_backend():
     with fc.use_backend("numpy"):
         ref = fc.conv2d_backward(dy, x, w, padding=1)
     assert all(g.dtype == np.float64 for g in ref)
-    for a, e in zip(grads, ref):
+    for a, e in zip(grads, ref, strict=True):
         assert_close(a, e, rtol=1e-5, atol=1e-5)
     assert fc.OPS["conv2d_backward"].runs_on("cpu") == "cpu"
 
@@ -159,3 +160,19 @@ def test_conv2d_backward_bad_input_raises():
                            True, True, True, "auto")
     with pytest.raises(ValueError, match="algo"):
         _C.conv2d_backward(dy, x, w, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, True, True, "nope")
+
+
+def test_conv2d_backward_gil_released_threads_agree():
+    # Python threads calling the kernel at once (separate workspaces) get identical results.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    x, w = arrays(rng, (4, 20, 20, 8)), arrays(rng, (3, 3, 8, 16))
+    dy = arrays(rng, (4, 10, 10, 16))
+    expected = fc.conv2d_backward(dy, x, w, stride=2, padding=1)
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(
+            lambda _: fc.conv2d_backward(dy, x, w, stride=2, padding=1), range(8)))
+    for res in results:
+        for a, e in zip(res, expected, strict=True):
+            assert np.array_equal(a, e)

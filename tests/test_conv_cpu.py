@@ -11,6 +11,8 @@ import fastconv as fc
 from fastconv import _cpu
 
 VARIANTS = fc.OPS["conv2d"].variants()
+#: Winograd F(4x4, 3x3) error bound, relative to max|y| (measured: ~5e-6 on these shapes).
+WINOGRAD_TOL = 1e-4
 
 
 def applicable(case: ConvCase) -> tuple[list[str], str]:
@@ -30,7 +32,10 @@ def check_variant(case: ConvCase, algo: str, seed: int, relu: bool, with_bias: b
     ref = fc.reference.conv2d(x.astype(np.float64), w.astype(np.float64), b, relu=relu,
                               **case.kwargs)
     assert y.dtype == np.float32 and y.shape == case.geometry().y_shape
-    assert_close(y, ref, rtol=1e-5, atol=1e-5 * (case.R * case.S * case.C) ** 0.5)
+    if algo == "winograd":
+        assert_close(y, ref, rtol=0, atol=WINOGRAD_TOL)
+    else:
+        assert_close(y, ref, rtol=1e-5, atol=1e-5 * (case.R * case.S * case.C) ** 0.5)
 
 
 def test_variant_table():
@@ -59,6 +64,11 @@ def variant_cases(draw, algo: str) -> ConvCase:
         k = groups * draw(st.integers(1, 40))
         return ConvCase(draw(st.integers(1, 3)), draw(st.integers(1, 9)),
                         draw(st.integers(1, 31)), c, k, 1, 1, (1, 1), 0, (1, 1), groups)
+    if algo == "winograd":
+        return ConvCase(draw(st.integers(1, 3)), draw(st.integers(3, 19)),
+                        draw(st.integers(3, 19)), draw(st.integers(1, 40)),
+                        draw(st.integers(1, 70)), 3, 3, (1, 1),
+                        draw(st.sampled_from([0, 1, 2, "same", ((0, 2), (1, 0))])), (1, 1), 1)
     if algo == "depthwise":
         c = draw(st.integers(1, 70))
         case = ConvCase(draw(st.integers(1, 2)), draw(st.integers(3, 9)),
@@ -101,6 +111,50 @@ def test_conv2d_bitwise_identical_across_threads(isa, algo, shape):
         outs.append(fc.conv2d(x, w, b, algo=algo, **case.kwargs))
     for o in outs[1:]:
         assert np.array_equal(o, outs[0])
+
+
+@pytest.mark.parametrize("algo", ["direct", "gemm1x1", "winograd"])
+def test_wide_layers_split_the_channel_reduction(isa, algo):
+    # More than 1024 input channels: the reduction runs in channel blocks through the output.
+    fc.set_isa(isa)
+    r = 1 if algo == "gemm1x1" else 3
+    case = ConvCase(1, 5, 6, 1100, 21, r, r, (1, 1), 1 if r == 3 else 0, (1, 1), 1)
+    check_variant(case, algo, 11, True, True)
+
+
+def test_winograd_error_is_documented_size():
+    # Realistic magnitudes: a ResNet-style 3x3 layer on unit-variance data.
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 20, 20, 64)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, 64, 64)) / 24).astype(np.float32)
+    ref = fc.reference.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1)
+    scale = np.abs(ref).max()
+    err_w = np.abs(fc.conv2d(x, w, padding=1, algo="winograd") - ref).max() / scale
+    err_d = np.abs(fc.conv2d(x, w, padding=1, algo="direct") - ref).max() / scale
+    assert err_w < WINOGRAD_TOL and err_d < 1e-5
+    assert err_w > err_d  # the price of fewer multiplies
+
+
+def test_winograd_can_be_turned_off(monkeypatch):
+    x, w = np.ones((2, 32, 32, 32), np.float32), np.ones((3, 3, 32, 32), np.float32)
+    args = (fc._C.conv2d_forward_applicable, x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert args[0](*args[1:])[1] == "winograd"
+    monkeypatch.setenv("FASTCONV_WINOGRAD", "0")
+    assert args[0](*args[1:])[1] == "direct"
+
+
+def test_fast_path_still_validates():
+    x, w = np.ones((1, 6, 6, 2), np.float32), np.ones((3, 3, 2, 4), np.float32)
+    y = fc.conv2d(x, w, stride=1, padding=1)
+    assert np.array_equal(fc.conv2d(x, w, stride=1, padding=1), y)  # cached geometry
+    with pytest.raises(TypeError, match="stride"):
+        fc.conv2d(x, w, stride=True, padding=1)
+    with pytest.raises(ValueError, match="out"):
+        fc.conv2d(x, w, stride=1, padding=1, out=np.empty((1, 5, 5, 4), np.float32))
+    with pytest.raises(ValueError, match="b"):
+        fc.conv2d(x, w, np.ones(3, np.float32), stride=1, padding=1)
+    assert np.allclose(fc.conv2d(x.astype(np.float64), w, stride=1, padding=1), y)
+    assert np.array_equal(fc.conv2d(np.asfortranarray(x), w, stride=1, padding=1), y)
 
 
 def test_conv2d_algo_argument_errors():

@@ -291,3 +291,32 @@ def test_direct_calls_raise_instead_of_crashing():
         fc._C.add_forward(x, x[0], False)
     with pytest.raises(ValueError, match="sizes"):
         fc._C.split_last(x, [1, 1])
+
+
+def test_streamed_big_outputs_match_the_cached_path(isa, rng):
+    # Outputs of 16 MiB and more are written with non-temporal stores; each image's result
+    # must be bitwise what the small (cached-store) call on that image alone gives.
+    fc.set_isa(isa)
+    x = arrays(rng, (4, 128, 128, 64))  # 16 MiB
+    d = arrays(rng, x.shape)
+    g, b, m = arrays(rng, (64,)), arrays(rng, (64,)), arrays(rng, (64,))
+    v = rng.uniform(0.5, 2, 64).astype(np.float32)
+    per_image = [
+        lambda t, u: fc.max_pool2d(t, 3, 1, "same"),
+        lambda t, u: fc.max_pool2d_backward(u[:, :64, :64], np.round(t * 2), 3, 2, 1),
+        lambda t, u: fc.max_pool2d_backward(u, t, 3, 1, "same"),
+        lambda t, u: fc.avg_pool2d(t, 3, 1, "same"),
+        lambda t, u: fc.avg_pool2d_backward(u, t, 3, 1, "same"),
+        lambda t, u: fc.global_avg_pool2d_backward(u[:, 0, 0], t),
+        lambda t, u: fc.batch_norm(t, g, b, m, v, relu=True),
+        lambda t, u: fc.batch_norm(t, g, b, m, v),
+        lambda t, u: fc.batch_norm_backward(u, t, g, m, v, training=False)[0],
+        lambda t, u: fc.relu(t),
+        lambda t, u: fc.relu_backward(u, t),
+        lambda t, u: fc.add(t, u, relu=True),
+        lambda t, u: fc.concat([t[..., :32], u[..., :32]]),
+        lambda t, u: fc.concat_backward(t, [16, 48])[1],
+    ]
+    for op in per_image:
+        big = op(x, d)
+        assert np.array_equal(big[:1], op(x[:1], d[:1]))

@@ -1,5 +1,6 @@
 #include "conv2d.h"
 
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -36,6 +37,20 @@ bool is_1x1(const ConvParams& p) {
          p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0;
 }
 bool is_depthwise(const ConvParams& p) { return p.groups == p.C && p.groups == p.K; }
+bool is_winograd_3x3(const ConvParams& p) {
+  return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
+         p.dil_w == 1 && p.groups == 1;
+}
+bool winograd_enabled() {
+  const char* v = std::getenv("FASTCONV_WINOGRAD");
+  return !(v && std::string(v) == "0");
+}
+// Winograd pays for its per-call weight transform (36 x C x K) and for its tile blocks only
+// with enough tiles and channels to share it.
+bool winograd_wins(const ConvParams& p) {
+  const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
+  return is_winograd_3x3(p) && p.C >= 16 && p.K >= 16 && tiles >= 32 && winograd_enabled();
+}
 
 #define FC_RUN(fn)                                                                    \
   [](const ConvParams& p, const float* x, const float* w, const float* b, float* y) { \
@@ -52,6 +67,8 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
        is_1x1, FC_RUN(conv2d_fwd_gemm1x1)},
       {"depthwise", "depthwise (groups == C == K), vectorised over channels", is_depthwise,
        FC_RUN(conv2d_fwd_depthwise)},
+      {"winograd", "Winograd F(4x4, 3x3) for 3x3 stride-1 (relative error ~1e-4)",
+       is_winograd_3x3, FC_RUN(conv2d_fwd_winograd)},
       {"naive", "plain loops, the baseline every variant is checked against", always,
        FC_RUN(conv2d_fwd_naive)},
   };
@@ -59,7 +76,10 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
 }
 
 const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p) {
-  const char* name = is_depthwise(p) ? "depthwise" : is_1x1(p) ? "gemm1x1" : "direct";
+  const char* name = is_depthwise(p)    ? "depthwise"
+                     : is_1x1(p)        ? "gemm1x1"
+                     : winograd_wins(p) ? "winograd"
+                                        : "direct";
   for (const ConvFwdAlgo& a : conv2d_forward_algos())
     if (std::string(a.name) == name) return a;
   throw std::logic_error("conv2d_forward_choose: missing algorithm");

@@ -32,6 +32,7 @@ FC_CONV_FWD_DECL(conv2d_fwd_naive)
 FC_CONV_FWD_DECL(conv2d_fwd_direct)
 FC_CONV_FWD_DECL(conv2d_fwd_gemm1x1)
 FC_CONV_FWD_DECL(conv2d_fwd_depthwise)
+FC_CONV_FWD_DECL(conv2d_fwd_winograd)
 #undef FC_CONV_FWD_DECL
 
 // One forward algorithm: the list of these is the single source for dispatch, tests and
@@ -43,7 +44,8 @@ struct ConvFwdAlgo {
   void (*run)(const ConvParams&, const float* x, const float* w, const float* b, float* y);
 };
 const std::vector<ConvFwdAlgo>& conv2d_forward_algos();
-// The algorithm "auto" runs for p (the fastest applicable one).
+// The algorithm "auto" runs for p (the fastest applicable one). Winograd is left out when the
+// environment variable FASTCONV_WINOGRAD is "0" (it trades ~1e-4 relative error for speed).
 const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p);
 
 // y = conv(x, w) + b (b may be null), with the fused ReLU if p.relu. algo: a name from

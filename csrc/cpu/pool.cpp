@@ -1,8 +1,14 @@
 #include "pool.h"
 
+#include <algorithm>
+
 #include "common.h"
+#include "memory.h"
+#include "threads.h"
 
 namespace fc {
+
+constexpr int kMaxPoolScratchSlot = 60;  // fc::workspace slot of the max-pool backward
 
 void PoolParams::finalize() {
   FC_CHECK(N >= 1 && H >= 1 && W >= 1 && C >= 1, "x: every dimension must be >= 1");
@@ -34,7 +40,15 @@ void max_pool2d_forward(const PoolParams& p, const float* x, float* y) {
 void max_pool2d_backward(const PoolParams& p, const float* dy, const float* x, float* dx) {
   check(p, dy, dx);
   FC_CHECK(x, "pooling: null pointer");
-  FC_DISPATCH(max_pool2d_bwd, p, dy, x, dx);
+  MaxPoolBwdPlan plan;
+  const int64_t row_bytes = p.W * p.C * int64_t(sizeof(float));
+  // About 512 KiB of dx per band (it is accumulated in L2), 4 to 16 rows: from the shape only.
+  plan.band_rows = std::max<int64_t>(4, std::min<int64_t>(16, (int64_t(512) << 10) / row_bytes));
+  plan.threads = num_threads();
+  if (p.N * p.H * row_bytes >= (int64_t(16) << 20))  // big enough to stream (kernel decides)
+    plan.scratch = workspace(kMaxPoolScratchSlot, size_t(plan.threads * plan.band_rows) *
+                                                      size_t(p.W * p.C));
+  FC_DISPATCH(max_pool2d_bwd, p, dy, x, dx, plan);
 }
 
 void avg_pool2d_forward(const PoolParams& p, const float* x, float* y) {

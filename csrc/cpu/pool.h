@@ -18,9 +18,17 @@ struct PoolParams {
   void finalize();
 };
 
+// How the max-pool backward splits its work: tasks own bands of band_rows input rows (a
+// function of the shape only); scratch (nullable) holds threads * band_rows * W * C floats.
+struct MaxPoolBwdPlan {
+  int64_t band_rows = 16;
+  int threads = 1;
+  float* scratch = nullptr;
+};
+
 FC_DECLARE_ISA_FN(void max_pool2d_fwd(const PoolParams& p, const float* x, float* y))
 FC_DECLARE_ISA_FN(void max_pool2d_bwd(const PoolParams& p, const float* dy, const float* x,
-                                      float* dx))
+                                      float* dx, const MaxPoolBwdPlan& plan))
 FC_DECLARE_ISA_FN(void avg_pool2d_fwd(const PoolParams& p, const float* x, float* y))
 FC_DECLARE_ISA_FN(void avg_pool2d_bwd(const PoolParams& p, const float* dy, float* dx))
 FC_DECLARE_ISA_FN(void global_avg_pool2d_fwd(int64_t N, int64_t HW, int64_t C, const float* x,

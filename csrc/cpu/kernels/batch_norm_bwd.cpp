@@ -47,6 +47,7 @@ void bn_bwd_apply(int64_t M, int64_t C, const float* __restrict dy, const float*
                   const float* __restrict a, const float* __restrict b,
                   const float* __restrict k0, float* __restrict dx) {
   const int64_t T = bn_chunks(M);
+  const bool nt = stream_rows(dx, M * C, C);
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
@@ -57,9 +58,10 @@ void bn_bwd_apply(int64_t M, int64_t C, const float* __restrict dy, const float*
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t o = r * C + c;
         const auto g = masked_grad<L>(dy, y, o);
-        vstore<L>(dx + o, av * g + bv * (vload<L>(x + o) - m) + kv);
+        vput<L>(nt, dx + o, av * g + bv * (vload<L>(x + o) - m) + kv);
       }
     });
+    if (nt) stream_fence();
   }
 }
 

@@ -18,7 +18,7 @@ void bn_stats_partials(int64_t M, int64_t C, const float* __restrict x,
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
-    for_lanes(0, C, [&](auto lanes, int64_t c) {
+    for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
       constexpr int L = decltype(lanes)::value;
       const auto sh = vload<L>(shift + c);
       for (int64_t f0 = r0; f0 < r1; f0 += kBnFlushRows) {
@@ -40,22 +40,30 @@ void bn_apply(int64_t M, int64_t C, const float* __restrict x, const float* __re
               const float* __restrict mean_lo, const float* __restrict scale,
               const float* __restrict beta, bool relu, float* __restrict y) {
   const int64_t T = bn_chunks(M);
+  const bool nt = stream_rows(y, M * C, C);
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
-    for_lanes(0, C, [&](auto lanes, int64_t c) {
-      constexpr int L = decltype(lanes)::value;
-      const auto hi = vload<L>(mean_hi + c), lo = vload<L>(mean_lo + c);
-      const auto k = vload<L>(scale + c), b = vload<L>(beta + c);
-      const auto zero = vsplat<L>(0.0f);
-      if (relu) {
+    if (relu) {
+      for_lanes(0, C, [&](auto lanes, int64_t c) {
+        constexpr int L = decltype(lanes)::value;
+        const auto hi = vload<L>(mean_hi + c), lo = vload<L>(mean_lo + c);
+        const auto k = vload<L>(scale + c), b = vload<L>(beta + c);
+        const auto zero = vsplat<L>(0.0f);
         for (int64_t r = r0; r < r1; ++r)
-          vstore<L>(y + r * C + c, vmax<L>(((vload<L>(x + r * C + c) - hi) - lo) * k + b, zero));
-      } else {
+          vput<L>(nt, y + r * C + c,
+                  vmax<L>(((vload<L>(x + r * C + c) - hi) - lo) * k + b, zero));
+      });
+    } else {
+      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
+        constexpr int L = decltype(lanes)::value;
+        const auto hi = vload<L>(mean_hi + c), lo = vload<L>(mean_lo + c);
+        const auto k = vload<L>(scale + c), b = vload<L>(beta + c);
         for (int64_t r = r0; r < r1; ++r)
-          vstore<L>(y + r * C + c, ((vload<L>(x + r * C + c) - hi) - lo) * k + b);
-      }
-    });
+          vput<L>(nt, y + r * C + c, ((vload<L>(x + r * C + c) - hi) - lo) * k + b);
+      });
+    }
+    if (nt) stream_fence();
   }
 }
 

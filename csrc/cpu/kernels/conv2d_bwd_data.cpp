@@ -4,10 +4,10 @@
 //
 // Strided layers are decomposed by phase: the pixels of one dx row with the same iw mod sw
 // share the set of taps s that reach them, and consecutive such pixels read consecutive dy
-// pixels. A tile is kMP pixels of one phase; taps that do not reach it are skipped, so no
+// pixels. A tile is a few pixels of one phase; taps that do not reach it are skipped, so no
 // multiply by inserted zeros ever happens.
 //
-//   cvec:   tile of kMP pixels x NV vectors of channels, broadcast dy[k], FMA repacked
+//   cvec:   tile of 6-14 pixels x NV vectors of channels, broadcast dy[k], FMA repacked
 //           weights wt[g][r][s][k][c]  (C >= a vector's worth)
 //   kdot:   tile of kMPk pixels x CC channels, vectors along K, one horizontal sum per
 //           output at the end  (first layers: C = 3 would leave a C vector mostly empty)
@@ -27,8 +27,11 @@ namespace {
 
 using namespace bwd;
 
-constexpr int kMP = 6;                       // cvec: pixels per tile
 constexpr int kNVc = kRegs == 32 ? 4 : 2;    // cvec: channel vectors per tile (max)
+// cvec: pixels per tile for NV channel vectors: about 24 (AVX-512) or 12 accumulators.
+constexpr int cvec_mp(int nv) {
+  return kRegs == 32 ? (nv == 1 ? 14 : nv == 2 ? 12 : nv == 3 ? 8 : 6) : (nv == 1 ? 8 : 6);
+}
 constexpr int kMPk = kRegs == 32 ? 8 : 4;    // kdot: pixels per tile
 constexpr int kCCk = 3;                      // kdot: channels per tile (max)
 
@@ -89,7 +92,7 @@ inline void tap_rows(const Tap& tp, const float* dy, const float* zero, int64_t 
 
 // ---------------------------------------------------------------------------------------- cvec
 
-template <int NV>
+template <int NV, int kMP = cvec_mp(NV)>
 void cvec_tile(const ConvParams& p, const float* __restrict dy, const float* __restrict wt,
                const float* __restrict zero, const Tap* taps, int64_t ntaps, float* __restrict dx,
                int64_t n, int64_t ih, int64_t f, int64_t t0, int64_t np, int64_t g, int64_t c0,
@@ -127,6 +130,7 @@ using CvecFn = void (*)(const ConvParams&, const float*, const float*, const flo
                         int64_t, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                         int64_t, int);
 const CvecFn kCvec[4] = {&cvec_tile<1>, &cvec_tile<2>, &cvec_tile<3>, &cvec_tile<4>};
+const int64_t kCvecMP[4] = {cvec_mp(1), cvec_mp(2), cvec_mp(3), cvec_mp(4)};
 
 // ---------------------------------------------------------------------------------------- kdot
 
@@ -188,13 +192,14 @@ const float* zero_row(const ConvParams& p) {
 
 void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, float* dx) {
   const int64_t Cg = p.Cg(), Kg = p.Kg(), G = p.groups, R = p.R, S = p.S;
+  const int nt = threads_for(conv_macs(p));
   const int64_t Cgp = (Cg + VL - 1) / VL * VL;
   const Blocks cb(Cgp / VL, kNVc);
   // wt[g][block][r][s][k][c in block]: one contiguous stream per channel block, channels
   // zero-padded to whole vectors. Block b of group g starts at (g * Cgp + b0 * VL) * RSK.
   const int64_t RSK = R * S * Kg;
   float* wt = workspace(40, size_t(G * Cgp * RSK));
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t grs = 0; grs < G * R * S; ++grs) {
     const int64_t g = grs / (R * S), rs = grs % (R * S);
     for (int64_t b = 0; b < cb.count; ++b) {
@@ -208,7 +213,7 @@ void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, 
   const float* zero = zero_row(p);
   const int64_t phases = std::min(p.stride_w, p.W), rows = p.N * p.H;
   // Channel block outermost: a thread's run of tasks reuses one block of weights (L2).
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(nt)
   {
     Tap* taps = tap_buffer(p);
 #pragma omp for schedule(static)
@@ -220,19 +225,21 @@ void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, 
       for (int64_t f = 0; f < phases; ++f) {
         const int64_t count = (p.W - f + p.stride_w - 1) / p.stride_w;
         const int64_t ntaps = phase_taps(p, n, ih, f, count, taps);
-        for (int64_t t0 = 0; t0 < count; t0 += kMP)
+        const int64_t mp = kCvecMP[nv - 1];
+        for (int64_t t0 = 0; t0 < count; t0 += mp)
           kCvec[nv - 1](p, dy, wt + (g * Cgp + c0) * RSK, zero, taps, ntaps, dx, n, ih, f, t0,
-                        std::min<int64_t>(kMP, count - t0), g, c0, ct);
+                        std::min<int64_t>(mp, count - t0), g, c0, ct);
       }
     }
   }
 }
 
 void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  const int nt = threads_for(conv_macs(p));
   const Blocks cb(p.Cg(), kCCk);
   const int64_t phases = std::min(p.stride_w, p.W), rows = p.N * p.H;
   const float* zero = zero_row(p);
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(nt)
   {
     Tap* taps = tap_buffer(p);
 #pragma omp for schedule(static)
@@ -252,9 +259,10 @@ void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy, const float* w, 
 }
 
 void conv2d_bwd_data_simple(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  const int nt = threads_for(conv_macs(p));
   const int64_t C = p.C, K = p.K, Cg = p.Cg(), Kg = p.Kg(), G = p.groups;
   const bool depthwise = Cg == 1 && Kg == 1;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t row = 0; row < p.N * p.H; ++row) {
     const int64_t n = row / p.H, ih = row % p.H;
     for (int64_t iw = 0; iw < p.W; ++iw) {

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/conv2d.h"
+#include "cpu/threads.h"
+
 #if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
 #include <immintrin.h>
 #endif
@@ -95,6 +98,15 @@ static inline float vsum(vf v) {
     for (int i = 0; i < w; ++i) t[i] += t[i + w];
   return t[0];
 #endif
+}
+
+// Threads for a parallel region doing `work` multiply-adds: tiny layers run on the calling
+// thread, where a fork/join would cost more than it saves (results never depend on it).
+static inline int threads_for(double work) { return work < 1e6 ? 1 : num_threads(); }
+
+// Multiply-adds of one backward-data (or backward-weight) pass.
+static inline double conv_macs(const ConvParams& p) {
+  return double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg();
 }
 
 // Splits n items into the fewest blocks of at most bmax, sizes as equal as possible;

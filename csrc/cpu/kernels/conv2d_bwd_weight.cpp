@@ -118,6 +118,7 @@ const DwFn kDw[kMCmax][4][2] = {FC_DW_MC(1), FC_DW_MC(2), FC_DW_MC(3), FC_DW_MC(
 }  // namespace
 
 void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* x, float* dw) {
+  const int nt = threads_for(conv_macs(p));
   const int64_t Cg = p.Cg(), Kg = p.Kg(), K = p.K;
   const Blocks kb((Kg + VL - 1) / VL, kNVw);
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
@@ -128,14 +129,16 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
   constexpr int64_t kPix = 96;
   const int64_t rows = std::clamp<int64_t>(kPix / p.Q, 1, p.P);
   const Blocks cols(p.Q, rows == 1 ? kPix : p.Q);
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(nt)
   {
-    const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
-    const int64_t t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt;
+    const int64_t nthr = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int64_t t0 = tasks * tid / nthr, t1 = tasks * (tid + 1) / nthr;
     auto decode = [&](int64_t task, DwTile& t, int& mc, int& nv) {
-      const int64_t kbi = task % kb.count, rest = task / kb.count;
-      const int64_t m = rest % mb.count, gr = rest / mb.count;
-      t.g = gr / p.R, t.r = gr % p.R;
+      // order (g, k block, r, m block): a thread's consecutive tiles share one dy slice (L1)
+      const int64_t m = task % mb.count, rest = task / mb.count;
+      const int64_t r = rest % p.R, gk = rest / p.R;
+      const int64_t kbi = gk % kb.count;
+      t.g = gk / kb.count, t.r = r;
       t.j0 = mb.start(m), mc = int(mb.size(m));
       t.k0 = kb.start(kbi) * VL, nv = int(kb.size(kbi));
       t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (nv - 1) * VL)));
@@ -165,9 +168,10 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
 }
 
 void conv2d_bwd_weight_simple(const ConvParams& p, const float* dy, const float* x, float* dw) {
+  const int nt = threads_for(conv_macs(p));
   const int64_t C = p.C, K = p.K, Cg = p.Cg(), Kg = p.Kg(), G = p.groups;
   const bool depthwise = Cg == 1 && Kg == 1;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t rs = 0; rs < p.R * p.S; ++rs) {
     const int64_t r = rs / p.S, s = rs % p.S;
     float* __restrict d = dw + rs * Cg * K;
@@ -201,7 +205,7 @@ void conv2d_bwd_bias(const ConvParams& p, const float* dy, float* db) {
   constexpr int64_t kChunk = 256;  // pixels per partial sum: fixed, not per thread
   const int64_t chunks = (pixels + kChunk - 1) / kChunk;
   float* part = workspace(41, size_t(chunks * K));
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for(32.0 * pixels * K)) schedule(static)
   for (int64_t ch = 0; ch < chunks; ++ch) {
     float* __restrict acc = part + ch * K;
     for (int64_t k = 0; k < K; ++k) acc[k] = 0.0f;

@@ -1,12 +1,14 @@
 // Lane-generic float vectors for the memory-bound kernels (pooling, batch norm, element-wise).
 // Included by kernel files only, so everything here lives in the per-ISA namespace: the AVX-512
 // copy of an inline function can never be picked for the generic build (no ODR clash).
-// Vec<L> is a GCC vector of L floats; L may exceed the native width (the compiler splits it
-// into several registers), and L = 1 handles channel tails with the same code.
+// Vec<L> is a GCC vector of L floats; L = 1 handles channel tails with the same code.
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace fc {
 namespace FC_ISA_NS {
@@ -42,6 +44,51 @@ template <int L>
 FC_INLINE void vstore(float* p, typename Vec<L>::f v) {
   std::memcpy(p, &v, sizeof v);
 }
+// Streaming (non-temporal) store of a native vector to a vector-aligned address: big outputs
+// skip the read-for-ownership and do not evict the inputs from cache. Other widths store
+// normally. Call stream_fence() before the writing thread's results are read.
+template <int L>
+FC_INLINE void vstream(float* p, typename Vec<L>::f v) {
+  if constexpr (L > kVL && L % kVL == 0) {  // a wide vector: stream its native pieces
+    for (int k = 0; k < L / kVL; ++k) {
+      typename Vec<kVL>::f part;
+      std::memcpy(&part, reinterpret_cast<const char*>(&v) + k * sizeof part, sizeof part);
+      vstream<kVL>(p + k * kVL, part);
+    }
+    return;
+  }
+#if defined(__x86_64__) && defined(FC_ISA_avx512)
+  if constexpr (L == 16) return _mm512_stream_ps(p, (__m512)v);
+#elif defined(__x86_64__) && defined(FC_ISA_avx2)
+  if constexpr (L == 8) return _mm256_stream_ps(p, (__m256)v);
+#elif defined(__x86_64__)
+  if constexpr (L == 4) return _mm_stream_ps(p, (__m128)v);
+#endif
+  vstore<L>(p, v);
+}
+// Streams if nt (the caller checked alignment), else a normal store.
+template <int L>
+FC_INLINE void vput(bool nt, float* p, typename Vec<L>::f v) {
+  if (nt)
+    vstream<L>(p, v);
+  else
+    vstore<L>(p, v);
+}
+FC_INLINE void stream_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+// Outputs at least this big are streamed (they would not stay in cache for the next op).
+constexpr int64_t kStreamBytes = int64_t(16) << 20;
+inline bool vec_aligned(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % (sizeof(float) * kVL) == 0;
+}
+// Whether to stream an (rows x C) output at y: big, and every channel vector aligned.
+inline bool stream_rows(const float* y, int64_t elements, int64_t C) {
+  return elements * int64_t(sizeof(float)) >= kStreamBytes && C % kVL == 0 && vec_aligned(y);
+}
+
 template <int L>
 FC_INLINE typename Vec<L>::f vsplat(float s) {
   return typename Vec<L>::f{} + s;
@@ -68,15 +115,23 @@ FC_INLINE void vadd_to_f64(double* dst, typename Vec<L>::f v) {
 template <int L>
 using Lanes = std::integral_constant<int, L>;
 
-// Runs f(Lanes<L>{}, c) over channels [c0, c1): blocks of 4 native vectors, then single
-// native vectors, then one channel at a time. Every block computes lane-wise, so the result
-// of a channel does not depend on which block it fell in.
+// Runs f(Lanes<L>{}, c) over channels [c0, c1): native vectors, then one channel at a time.
+// Comparisons and selects must stay at the native width: GCC splits oversized vectors for
+// arithmetic well but scalarises their compares.
 template <class F>
 FC_INLINE void for_lanes(int64_t c0, int64_t c1, F&& f) {
   int64_t c = c0;
-  for (; c + 4 * kVL <= c1; c += 4 * kVL) f(Lanes<4 * kVL>{}, c);
   for (; c + kVL <= c1; c += kVL) f(Lanes<kVL>{}, c);
   for (; c < c1; ++c) f(Lanes<1>{}, c);
+}
+
+// The same with blocks of 4 native vectors first (more independent accumulators), for
+// bodies that only add and multiply.
+template <class F>
+FC_INLINE void for_lanes_wide(int64_t c0, int64_t c1, F&& f) {
+  int64_t c = c0;
+  for (; c + 4 * kVL <= c1; c += 4 * kVL) f(Lanes<4 * kVL>{}, c);
+  for_lanes(c, c1, f);
 }
 
 }  // namespace FC_ISA_NS

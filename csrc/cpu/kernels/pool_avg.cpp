@@ -15,6 +15,7 @@ namespace FC_ISA_NS {
 void avg_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __restrict y) {
   const int64_t C = p.C, W = p.W, rows = p.N * p.P;
   const float area = float(p.KH * p.KW);
+  const bool nt = stream_rows(y, rows * p.Q * C, C);
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / p.P;
@@ -26,20 +27,22 @@ void avg_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __res
       const float inv = 1.0f / (p.count_include_pad ? area : float(nr * ns));
       const float* xw = x + ((n * p.H + wr.ih0 + wr.r0) * W + wc.iw0 + wc.s0) * C;
       float* yp = y + (row * p.Q + ow) * C;
-      for_lanes(0, C, [&](auto lanes, int64_t c) {
+      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         auto acc = vsplat<L>(0.0f);
         for (int64_t r = 0; r < nr; ++r)
           for (int64_t s = 0; s < ns; ++s) acc += vload<L>(xw + (r * W + s) * C + c);
-        vstore<L>(yp + c, acc * inv);
+        vput<L>(nt, yp + c, acc * inv);
       });
     }
+    if (nt) stream_fence();
   }
 }
 
 void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __restrict dx) {
   const int64_t C = p.C, W = p.W, rows = p.N * p.H;
   const float area = float(p.KH * p.KW);
+  const bool nt = stream_rows(dx, rows * W * C, C);
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / p.H, ih = row % p.H;
@@ -49,7 +52,7 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __re
       int64_t ow_lo, ow_hi;
       covering(iw, p.KW, p.stride_w, p.pad_l, p.Q, &ow_lo, &ow_hi);
       float* d = dx + (row * W + iw) * C;
-      for_lanes(0, C, [&](auto lanes, int64_t c) {
+      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         auto acc = vsplat<L>(0.0f);
         for (int64_t oh = oh_lo; oh <= oh_hi; ++oh) {
@@ -62,9 +65,10 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __re
             acc += vload<L>(g + ow * C) * (1.0f / cnt);
           }
         }
-        vstore<L>(d + c, acc);
+        vput<L>(nt, d + c, acc);
       });
     }
+    if (nt) stream_fence();
   }
 }
 
@@ -78,7 +82,7 @@ void global_avg_pool2d_fwd(int64_t N, int64_t HW, int64_t C, const float* __rest
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t n = t / blocks, c0 = (t % blocks) * kChannelBlock;
     const float* xn = x + n * HW * C;
-    for_lanes(c0, std::min(C, c0 + kChannelBlock), [&](auto lanes, int64_t c) {
+    for_lanes_wide(c0, std::min(C, c0 + kChannelBlock), [&](auto lanes, int64_t c) {
       constexpr int L = decltype(lanes)::value;
       auto acc = vsplat<L>(0.0f);
       for (int64_t i = 0; i < HW; ++i) acc += vload<L>(xn + i * C + c);
@@ -93,17 +97,19 @@ void global_avg_pool2d_bwd(int64_t N, int64_t HW, int64_t C, const float* __rest
                            float* __restrict dx) {
   const int64_t blocks = (HW + kPixelBlock - 1) / kPixelBlock, tasks = N * blocks;
   const float inv = 1.0f / float(HW);
+  const bool nt = stream_rows(dx, N * HW * C, C);
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t n = t / blocks, i0 = (t % blocks) * kPixelBlock;
     const int64_t i1 = std::min(HW, i0 + kPixelBlock);
     for (int64_t i = i0; i < i1; ++i) {
       float* d = dx + (n * HW + i) * C;
-      for_lanes(0, C, [&](auto lanes, int64_t c) {
+      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
-        vstore<L>(d + c, vload<L>(dy + n * C + c) * inv);
+        vput<L>(nt, d + c, vload<L>(dy + n * C + c) * inv);
       });
     }
+    if (nt) stream_fence();
   }
 }
 

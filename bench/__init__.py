@@ -1,0 +1,1 @@
+"""fastconv benchmarks (see bench/README.md); run the scripts, e.g. `python bench/conv.py`."""

@@ -1,0 +1,100 @@
+"""The benchmark harness must not rot: one tiny configuration of each bench script, fast, and
+the FMA probe returns a number. No timing assertions (speed is proven in bench/, not here)."""
+
+import math
+import os
+import sys
+
+import pytest
+
+import fastconv
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # `import bench`
+
+from bench import conv, harness, ops  # noqa: E402
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fma_probe_positive(threads):
+    g = fastconv._C.fma_peak_gflops(threads, 0.01)
+    assert math.isfinite(g) and g > 0
+
+
+def test_fma_probe_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        fastconv._C.fma_peak_gflops(0)
+    with pytest.raises(ValueError):
+        fastconv._C.fma_peak_gflops(1, 0.0)
+
+
+def test_write_section_replaces_only_its_own(tmp_path):
+    p = tmp_path / "R.md"
+    harness.write_section(p, "a", "first")
+    harness.write_section(p, "b", "other")
+    harness.write_section(p, "a", "second")
+    text = p.read_text()
+    assert "second" in text and "first" not in text and "other" in text
+    assert text.count("<!-- a:begin -->") == 1
+
+
+def test_conv_bench_tiny(tmp_path):
+    layer = conv.Layer("tiny", 3, 8, 8, 4, 3, 3, 1, 1, ("3x3",))
+    s = conv.Settings(layers=[layer], batches=[1], threads=[1], repeats=1, warmup=0,
+                      budget=0.1, ref_limit=1.0, fma_seconds=0.01)
+    out = tmp_path / "RESULTS.md"
+    rows = conv.run(s, out)
+    assert {r.pas for r in rows} == {"fwd", "bwd"}
+    assert all(r.fc is not None and r.fc > 0 for r in rows)
+    text = out.read_text()
+    assert "<!-- conv:begin -->" in text and "tiny" in text and "OPENBLAS_CORETYPE" in text
+    if harness.torch is None:
+        assert harness.TORCH_NA in text
+    else:
+        fwd = next(r for r in rows if r.pas == "fwd")
+        assert fwd.err is not None and fwd.err < 1e-4
+
+
+def test_ops_bench_tiny(tmp_path, monkeypatch):
+    monkeypatch.setattr(ops, "ACT_X", (2, 4, 4, 8))
+    case = ops._relu()
+    s = ops.Settings([case], [1], repeats=1, warmup=0, budget=0.1)
+    rows = ops.run(s, tmp_path / "RESULTS.md")
+    assert len(rows) == 1 and rows[0].copy_gbps > 0
+    assert "<!-- ops:begin -->" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_nets_and_train_reports_from_child_results():
+    from bench import nets, train
+
+    ok = {"seconds": [0.5, 0.4], "params": 10, "base_mib": 100.0, "peak_mib": 150.0}
+    row = nets.Row("resnet50", 16, 2, {("fastconv", "nhwc"): ok,
+                                        ("torch", "nchw"): dict(ok, seconds=[0.6]),
+                                        ("torch", "cl"): {"error": "child exited with 1"}})
+    text = nets.report([row], nets.Settings(["resnet50"], [16], [2]))
+    assert "resnet50" in text and "40.00" in text  # 16 images / 0.4 s
+    if harness.torch is not None:
+        assert row.ratio == pytest.approx(1.5)
+    trow = train.Row("lenet5_epoch", 2, {("fastconv", "nhwc"): dict(ok, how="fit"),
+                                         ("torch", "nchw"): ok, ("torch", "cl"): ok})
+    text = train.report([trow], train.Settings(["lenet5_epoch"], [2]))
+    assert "lenet5_epoch" in text and "memory" in text
+
+
+def test_child_runs_a_torch_free_fastconv_config_or_reports_failure():
+    """The child protocol: JSON back, or an error entry (never an exception in the parent)."""
+    r = harness.run_child({"task": "infer", "lib": "fastconv", "layout": "nhwc",
+                           "net": "no_such_net", "n": 1, "warmup": 0, "repeats": 1,
+                           "budget": 0.1, "label": "smoke"}, 1, timeout=60)
+    assert "error" in r
+
+
+def test_forward_variants_read_from_the_op_table(monkeypatch):
+    def conv2d_with_algo(x, w, b=None, *, algo="auto", **kw):  # only its signature is read
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(fastconv.OPS["conv2d"], "variants", lambda: ["direct", "winograd"],
+                        raising=False)
+    monkeypatch.setattr(fastconv, "conv2d", conv2d_with_algo)
+    assert conv.forward_variants() == ["auto", "direct", "winograd"]
+    monkeypatch.setattr(fastconv.OPS["conv2d"], "variants", None, raising=False)
+    assert conv.forward_variants() == ["auto"]
