@@ -171,7 +171,7 @@ def test_sequential_keras_style():
     assert "not built" in repr(lazy)
     with pytest.raises(RuntimeError, match="input shape"):
         lazy.count_params()
-    assert lazy(np.zeros((2, 3, 3, 1), np.float32)).shape == (2, 2)
+    assert lazy.predict(np.zeros((2, 3, 3, 1), np.float32)).shape == (2, 2)
     assert lazy.count_params() == 20
 
 

@@ -67,6 +67,10 @@ class Sequential(Model):
         self._ensure_graph(x)
         return super().forward(x, training)
 
+    def predict(self, x, batch_size: int = 32):
+        self._ensure_graph(x)
+        return super().predict(x, batch_size)
+
     def __getattr__(self, name: str):
         # graph attributes (inputs, nodes, ...) exist once built
         if name in ("inputs", "outputs", "nodes", "keys", "_layers", "_plans", "_ctxs",
