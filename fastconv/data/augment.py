@@ -66,22 +66,20 @@ def affine(x: np.ndarray, matrices: np.ndarray, fill: float = 0.0) -> np.ndarray
     mats = np.broadcast_to(np.asarray(matrices, np.float64), (n, 2, 3))
     cy, cx = (h - 1) / 2, (w - 1) / 2
     rr, cc = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
-    out = np.empty_like(x)
-    for i in range(n):
-        a = mats[i]
-        sr = a[0, 0] * rr + a[0, 1] * cc + a[0, 2] + cy
-        sc = a[1, 0] * rr + a[1, 1] * cc + a[1, 2] + cx
-        r0, c0 = np.floor(sr).astype(int), np.floor(sc).astype(int)
-        fr, fc = (sr - r0)[..., None], (sc - c0)[..., None]
-        acc = np.zeros((h, w, c), np.float64)
-        for dr, dc, wt in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
-                           (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
-            rr_, cc_ = r0 + dr, c0 + dc
-            ok = ((rr_ >= 0) & (rr_ < h) & (cc_ >= 0) & (cc_ < w))[..., None]
-            vals = x[i][np.clip(rr_, 0, h - 1), np.clip(cc_, 0, w - 1)]
-            acc += wt * np.where(ok, vals, fill)
-        out[i] = acc
-    return out
+    a = mats[:, :, :, None, None]  # (N, 2, 3, 1, 1): the whole batch at once
+    sr = a[:, 0, 0] * rr + a[:, 0, 1] * cc + a[:, 0, 2] + cy  # (N, H, W) source rows
+    sc = a[:, 1, 0] * rr + a[:, 1, 1] * cc + a[:, 1, 2] + cx
+    r0, c0 = np.floor(sr).astype(np.intp), np.floor(sc).astype(np.intp)
+    fr, fc = (sr - r0)[..., None], (sc - c0)[..., None]
+    nidx = np.arange(n)[:, None, None]
+    acc = np.zeros((n, h, w, c), np.float64)
+    for dr, dc, wt in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
+                       (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
+        rr_, cc_ = r0 + dr, c0 + dc
+        ok = ((rr_ >= 0) & (rr_ < h) & (cc_ >= 0) & (cc_ < w))[..., None]
+        vals = x[nidx, np.clip(rr_, 0, h - 1), np.clip(cc_, 0, w - 1)]
+        acc += wt * np.where(ok, vals, fill)
+    return acc.astype(x.dtype, copy=False)
 
 
 def rotation_matrix(degrees: float) -> np.ndarray:
