@@ -243,6 +243,7 @@ class Bench:
                 row.algo = f"auto ({chosen})"
             elif usable is not None and row.algo != "auto" and row.algo not in usable:
                 row.fc_note = "does not apply"
+                self._skip(f"{tag} fwd fastconv[{row.algo}]", row.fc_note)
                 continue
             kw = {} if row.algo.startswith("auto") else {"algo": row.algo}
 
