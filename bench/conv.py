@@ -166,7 +166,8 @@ class Bench:
 
     def __init__(self, s: Settings, machine: H.Machine, progress: H.Progress):
         self.s, self.machine, self.progress = s, machine, progress
-        # seconds per image of the NumPy reference, to predict (and skip) the slow ones
+        # seconds per image of the NumPy reference and of named variants, measured at a
+        # smaller N, to predict (and skip) calls slower than ref_limit
         self.ref_rate: dict[tuple[str, str], float] = {}
 
     def _time(self, label: str, fn: Callable[[], Any], budget: float | None = None
@@ -243,17 +244,27 @@ class Bench:
                 row.algo = f"auto ({chosen})"
             elif usable is not None and row.algo != "auto" and row.algo not in usable:
                 row.fc_note = "does not apply"
+                self._skip(f"{tag} fwd fastconv[{row.algo}]", row.fc_note)
                 continue
             kw = {} if row.algo.startswith("auto") else {"algo": row.algo}
+            if kw:  # a named variant (e.g. 'naive') may be far slower than auto: cap it too
+                est = self._ref_estimate(layer, f"fwd[{row.algo}]", n, 0.0)
+                if est > s.ref_limit:
+                    row.fc_note = f"skipped (~{est:.0f} s/call)"
+                    self._skip(f"{tag} fwd fastconv[{row.algo}]", row.fc_note)
+                    continue
 
             def fwd(kw=kw) -> Any:
                 return fastconv.conv2d(x, w, stride=stride, padding=pad, out=y, **kw)
 
-            t = self._time(f"{tag} fwd fastconv[{row.algo}]", fwd)
+            t = self._time(f"{tag} fwd fastconv[{row.algo}]", fwd,
+                           budget=s.ref_limit if kw else None)
             if t is None:
                 row.fc_note = "unsupported"
                 continue
             row.fc, row.fc_median = t.min, t.median
+            if kw:
+                self.ref_rate[(layer.name, f"fwd[{row.algo}]")] = t.min / n
             if check is not None:
                 row.err = _rel_err(y, check)
 

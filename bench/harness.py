@@ -241,6 +241,13 @@ class Machine:
             self._copy[key] = gbps(2 * n * 4, t.min)
         return self._copy[key]
 
+    def refresh_copy(self) -> None:
+        """Measure every probed copy size again and keep the higher bandwidth (as FMA)."""
+        old = dict(self._copy)
+        self._copy.clear()
+        for (nbytes, threads), v in old.items():
+            self._copy[(nbytes, threads)] = max(v, self.copy_bandwidth(nbytes, threads))
+
     def facts(self) -> dict[str, str]:
         out = {f"FMA peak, {t} thread{'s' * (t > 1)}": f"{v:.0f} GFLOP/s"
                for t, v in sorted(self._fma.items())}
