@@ -3,7 +3,7 @@ images per class (new head, last 3 parameter layers fine-tuned), against trainin
 network from scratch on those 10 images. The margin is small on this easy dataset (see
 fastconv.train.transfer.transfer_digits).
 
-    python examples/transfer_digits.py
+    python -m fastconv.examples.transfer_digits
 """
 
 from fastconv.train.transfer import transfer_digits

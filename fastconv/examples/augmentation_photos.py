@@ -1,6 +1,6 @@
 """Augmentation on real photographs (shipped by scikit-image / scikit-learn, no download).
 
-    python examples/augmentation_photos.py [out.png]
+    python -m fastconv.examples.augmentation_photos [out.png]
 
 Rows: original, mirror, random crop, colour shift, AlexNet PCA colour, rotation, shear; the
 augmentations run on the background worker (BatchLoader) exactly as during training.

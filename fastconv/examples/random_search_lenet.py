@@ -2,7 +2,7 @@
 Adam's beta1 through 1 - beta1 on a log scale, two coarse-to-fine rounds, trials in a
 local process pool.
 
-    python examples/random_search_lenet.py [trials_per_round] [plot.png]
+    python -m fastconv.examples.random_search_lenet [trials_per_round] [plot.png]
 """
 
 import sys
