@@ -13,8 +13,10 @@
 //
 // Every output element is computed by one task with a fixed reduction order ((channel block),
 // r, s, c; one channel block unless C > 1024), so the result never depends on the thread
-// count or the task split. Threads share (image, output row, K-block range) tasks; rows split
-// their K blocks when there are few rows (batch 1), so small layers still use both cores.
+// count or the task split. Threads share (group of output rows, K-block range) tasks (rows
+// flattened over the batch; a group runs every tile of its rows per K block, so the block's
+// weights are reused from L2); groups split their K blocks when there are few (batch 1), so
+// small layers still use both cores.
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -187,7 +189,8 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
         const int64_t m0 = tile * WB, wb = std::min<int64_t>(WB, M - m0);
         t.x = x + m0 * C + g * Cg + c0;
         t.y = y + m0 * K + g * Kg + kb * KB;
-        pick<NV>(int(wb))(t);
+        t.pf = t.x + WB * C;  // the next tile (the hardware prefetcher misses these 14 streams)
+        pick<NV, true>(int(wb))(t);
       }
     }
   }

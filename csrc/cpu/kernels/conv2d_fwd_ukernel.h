@@ -45,6 +45,7 @@ struct Tile {
   int64_t ys;         // floats between output pixels (K)
   int kvalid;         // channels of the block that exist (the rest are padding)
   bool relu;          // apply the ReLU (the last channel block only)
+  const float* pf;    // ukernel<..., true>: the next tile's input, one line per reduction step
 };
 
 #if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
@@ -104,7 +105,7 @@ __attribute__((always_inline)) inline void fma_step(vf (&acc)[WB][NV], const vf 
 
 #endif
 
-template <int WB, int NV>
+template <int WB, int NV, bool PF>
 __attribute__((noinline)) void ukernel(const Tile& t) {
   vf acc[WB][NV];
   if (!t.accum) {
@@ -133,8 +134,14 @@ __attribute__((noinline)) void ukernel(const Tile& t) {
       for (int b = 0; b < a.nb; ++b) pb[b] = xp + a.base[b] * xs;
       const int64_t xsb = xs * int64_t(sizeof(float)), xs3b = 3 * xsb;
       constexpr auto pix = std::make_integer_sequence<int, WB>();
+      const float* pf = PF ? t.pf + r * t.rs + sg * t.ls : nullptr;
       int c = 0;
-      for (; c + 2 <= t.L; c += 2, w += 2 * NV * V) {  // 2 steps: pointers move half as often
+      for (; c + 2 <= t.L; c += 2, w += 2 * NV * V) {  // pointers move every 2 steps
+        if constexpr (PF) {
+          __builtin_prefetch(pf, 0, 3);
+          __builtin_prefetch(pf + 16, 0, 3);
+          pf += 32;
+        }
         vf wv[NV], wv1[NV];
         for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
         fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
@@ -179,15 +186,15 @@ __attribute__((noinline)) void ukernel(const Tile& t) {
 
 using UkFn = void (*)(const Tile&);
 
-// Microkernel for a tile of wb pixels (1 <= wb <= the full tile width).
-template <int NV, int... I>
+// Microkernel for a tile of wb pixels (1 <= wb <= the full tile width); PF: prefetch t.pf.
+template <int NV, bool PF, int... I>
 UkFn pick(int wb, std::integer_sequence<int, I...>) {
-  static const UkFn table[] = {&ukernel<I + 1, NV>...};
+  static const UkFn table[] = {&ukernel<I + 1, NV, PF>...};
   return table[wb - 1];
 }
-template <int NV>
+template <int NV, bool PF = false>
 UkFn pick(int wb) {
-  return pick<NV>(wb, std::make_integer_sequence<int, NV == 2 ? WB_2 : WB_1>());
+  return pick<NV, PF>(wb, std::make_integer_sequence<int, NV == 2 ? WB_2 : WB_1>());
 }
 
 }  // namespace
