@@ -91,7 +91,7 @@ def test_each_variant_matches_reference(isa, algo, data, seed, relu: bool, with_
 
 @pytest.mark.parametrize("shape", [(3, 17, 13, 8, 24, 3, 3, 2, 1), (1, 28, 28, 16, 32, 5, 5, 1, 2),
                                    (2, 30, 30, 3, 16, 7, 7, 2, 3), (2, 9, 11, 19, 37, 1, 1, 1, 0),
-                                   (1, 10, 12, 40, 40, 3, 3, 1, 1)])
+                                   (1, 10, 12, 40, 40, 3, 3, 1, 1), (3, 7, 9, 5, 20, 3, 3, 1, 1)])
 @pytest.mark.parametrize("algo", ["auto", *VARIANTS])
 def test_conv2d_bitwise_identical_across_threads(isa, algo, shape):
     fc.set_isa(isa)
@@ -120,6 +120,15 @@ def test_wide_layers_split_the_channel_reduction(isa, algo):
     r = 1 if algo == "gemm1x1" else 3
     case = ConvCase(1, 5, 6, 1100, 21, r, r, (1, 1), 1 if r == 3 else 0, (1, 1), 1)
     check_variant(case, algo, 11, True, True)
+
+
+@pytest.mark.parametrize("shape", [(3, 7, 9, 5, 20, 3, 3, 1, 1), (2, 12, 30, 8, 40, 3, 3, 1, 1)])
+def test_direct_row_groups_straddle_images(isa, shape):
+    # Tasks run groups of flattened (image, row) rows; a group may end in the next image.
+    fc.set_isa(isa)
+    n, h, w_, c, k, r, s, stride, pad = shape
+    case = ConvCase(n, h, w_, c, k, r, s, (stride, stride), pad, (1, 1), 1)
+    check_variant(case, "direct", 5, True, True)
 
 
 def test_winograd_error_is_documented_size():

@@ -13,8 +13,10 @@
 //
 // Every output element is computed by one task with a fixed reduction order ((channel block),
 // r, s, c; one channel block unless C > 1024), so the result never depends on the thread
-// count or the task split. Threads share (image, output row, K-block range) tasks; rows split
-// their K blocks when there are few rows (batch 1), so small layers still use both cores.
+// count or the task split. Threads share (group of output rows, K-block range) tasks (rows
+// flattened over the batch; a group runs every tile of its rows per K block, so the block's
+// weights are reused from L2); groups split their K blocks when there are few (batch 1), so
+// small layers still use both cores.
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -63,25 +65,24 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   const bool one_pass = ncb == 1;
   const bool fold = one_pass && G == 1 && p.dil_w == 1;  // (s, c) contiguous in x and w
   const int64_t ntile = (p.Q + WB - 1) / WB, rows = p.N * p.P;
+  // A task runs a group of output rows (flattened over the batch) for each of its K blocks,
+  // so a K block's packed weights (up to R * S * Cg * KB floats, 295 KB on 3x3 256-channel
+  // layers) are reused from L2 by about 8 tiles instead of 1-2 on short rows.
+  const int64_t rg = std::max<int64_t>(1, std::min<int64_t>(8 / ntile, rows / 8));
+  const int64_t ngroups = (rows + rg - 1) / rg;
   // Enough tasks for the threads even at batch 1: split the K blocks of a row if rows are few.
-  const int64_t nkc = std::min<int64_t>(nkb, std::max<int64_t>(1, 64 / (rows * G)));
+  const int64_t nkc = std::min<int64_t>(nkb, std::max<int64_t>(1, 64 / (ngroups * G)));
   const int64_t kper = (nkb + nkc - 1) / nkc;
-  const int64_t tasks = rows * G * nkc;
+  const int64_t tasks = ngroups * G * nkc;
   const int64_t span_max = (WB - 1) * p.stride_w + (p.S - 1) * p.dil_w + 1;
 
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t kc = task % nkc, g = (task / nkc) % G, row = task / (nkc * G);
-    const int64_t n = row / p.P, oh = row % p.P;
+    const int64_t kc = task % nkc, g = (task / nkc) % G, grp = task / (nkc * G);
     const int64_t kb0 = kc * kper, kb1 = std::min(nkb, kb0 + kper);
-    const int64_t ih0 = oh * p.stride_h - p.pad_t;
-    int64_t r_lo = 0, r_hi = p.R;
-    while (r_lo < p.R && ih0 + r_lo * p.dil_h < 0) ++r_lo;
-    while (r_hi > r_lo && ih0 + (r_hi - 1) * p.dil_h >= p.H) --r_hi;
-    const int nr = int(r_hi - r_lo);
+    const int64_t row0 = grp * rg, row1 = std::min(rows, row0 + rg);
     float* buf = nullptr;
     Tile t;
-    t.nr = nr;
     t.ys = K;
     t.wr = p.S * Cg * KB;
     t.wsg = Cg * KB;
@@ -89,7 +90,15 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
       const int64_t c0 = cb * Cb, cl = std::min(Cb, Cg - c0);
       t.accum = cb > 0;
       t.relu = p.relu && cb == ncb - 1;
-      for (int64_t kb = kb0; kb < kb1; ++kb) {
+      for (int64_t kb = kb0; kb < kb1; ++kb)
+      for (int64_t row = row0; row < row1; ++row) {
+        const int64_t n = row / p.P, oh = row % p.P;
+        const int64_t ih0 = oh * p.stride_h - p.pad_t;
+        int64_t r_lo = 0, r_hi = p.R;
+        while (r_lo < p.R && ih0 + r_lo * p.dil_h < 0) ++r_lo;
+        while (r_hi > r_lo && ih0 + (r_hi - 1) * p.dil_h >= p.H) --r_hi;
+        const int nr = int(r_hi - r_lo);
+        t.nr = nr;
         t.w = wp + ((g * nkb + kb) * RSC + r_lo * p.S * Cg + c0) * KB;
         t.bias = bp + (g * nkb + kb) * KB;
         t.kvalid = int(std::min<int64_t>(KB, Kg - kb * KB));
@@ -105,7 +114,7 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
             t.ls = fold ? 0 : p.dil_w * C;
             t.L = int(fold ? p.S * Cg : cl);
           } else {  // touches the left/right padding: copy the window into a zero-padded buffer
-            if (!buf) buf = workspace(2, size_t(std::max(1, nr) * span_max * Cb));
+            if (!buf) buf = workspace(2, size_t(p.R * span_max * Cb));
             // In-range pixels [i_lo, i_hi) of the window; the rest are zeros.
             const int64_t i_lo = std::min(span, std::max<int64_t>(0, -iw0));
             const int64_t i_hi = std::max(i_lo, std::min(span, p.W - iw0));
@@ -180,7 +189,8 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
         const int64_t m0 = tile * WB, wb = std::min<int64_t>(WB, M - m0);
         t.x = x + m0 * C + g * Cg + c0;
         t.y = y + m0 * K + g * Kg + kb * KB;
-        pick<NV>(int(wb))(t);
+        t.pf = t.x + WB * C;  // the next tile (the hardware prefetcher misses these 14 streams)
+        pick<NV, true>(int(wb))(t);
       }
     }
   }

@@ -45,10 +45,68 @@ struct Tile {
   int64_t ys;         // floats between output pixels (K)
   int kvalid;         // channels of the block that exist (the rest are padding)
   bool relu;          // apply the ReLU (the last channel block only)
+  const float* pf;    // ukernel<..., true>: the next tile's input, one line per reduction step
 };
 
-template <int WB, int NV>
-void ukernel(const Tile& t) {
+#if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
+// Pixel addressing without a register per pixel. Pixel j of a tile is read at
+// base[b] + m * xs (m in {0, 1, 2, 4, 8}) or base[b] + m * 3xs (m in {1, 2, 4, 8}), x86 scaled
+// addressing with the byte strides xs and 3xs in two registers: a 14-pixel tile needs 3 base
+// pointers (pixels 0, 5, 10) instead of 14 offsets, so the inner loop does not spill. The
+// broadcast is inline asm because GCC otherwise hoists every j * xs into its own register.
+struct PixAddr {
+  int base[WB_1];  // tile pixel that each base pointer points at
+  int nb;
+  int bi[WB_1], kind[WB_1], m[WB_1];  // per pixel: base index, 0 none | 1 xs | 2 3xs, scale
+};
+constexpr PixAddr pix_addr(int wb) {
+  PixAddr a{};
+  for (int j = 0; j < wb; ++j) {
+    bool done = false;
+    for (int b = 0; b < a.nb && !done; ++b) {
+      const int d = j - a.base[b];
+      for (int m = 1; m <= 8 && !done; m *= 2) {
+        if (d == m) a.bi[j] = b, a.kind[j] = 1, a.m[j] = m, done = true;
+        else if (d == 3 * m) a.bi[j] = b, a.kind[j] = 2, a.m[j] = m, done = true;
+      }
+    }
+    if (!done) a.base[a.nb] = j, a.bi[j] = a.nb, a.kind[j] = 0, a.m[j] = 1, ++a.nb;
+  }
+  return a;
+}
+
+template <int KIND, int M, int D>
+__attribute__((always_inline)) inline vf bcast(const float* b, int64_t xsb, int64_t xs3b) {
+  // No memory operand: it would make GCC spill the accumulators around every asm. The asm
+  // only reads the tile's input, which nothing writes while ukernel runs, and ukernel is
+  // noinline, so the caller's stores (a padded window) are complete before the call.
+  vf r;
+  if constexpr (KIND == 0)
+    asm("vbroadcastss %c2(%1), %0" : "=v"(r) : "r"(b), "i"(D));
+  else if constexpr (KIND == 1)
+    asm("vbroadcastss %c4(%1,%2,%c3), %0" : "=v"(r) : "r"(b), "r"(xsb), "i"(M), "i"(D));
+  else
+    asm("vbroadcastss %c4(%1,%2,%c3), %0" : "=v"(r) : "r"(b), "r"(xs3b), "i"(M), "i"(D));
+  return r;
+}
+
+// One reduction step (channel c0 + U of every pixel; the weights of that step in wv).
+template <int U, int WB, int NV, int... J>
+__attribute__((always_inline)) inline void fma_step(vf (&acc)[WB][NV], const vf (&wv)[NV], const float* const* pb, int64_t xsb,
+                     int64_t xs3b, std::integer_sequence<int, J...>) {
+  constexpr PixAddr a = pix_addr(WB);
+  (
+      [&] {
+        const vf xv = bcast<a.kind[J], a.m[J], U * int(sizeof(float))>(pb[a.bi[J]], xsb, xs3b);
+        for (int v = 0; v < NV; ++v) acc[J][v] += xv * wv[v];
+      }(),
+      ...);
+}
+
+#endif
+
+template <int WB, int NV, bool PF>
+__attribute__((noinline)) void ukernel(const Tile& t) {
   vf acc[WB][NV];
   if (!t.accum) {
     for (int v = 0; v < NV; ++v) {
@@ -70,6 +128,33 @@ void ukernel(const Tile& t) {
       const float* __restrict xp = t.x + r * t.rs + sg * t.ls;
       const float* __restrict w = t.w + r * t.wr + sg * t.wsg;
       const int64_t xs = t.xs;
+#if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
+      constexpr PixAddr a = pix_addr(WB);
+      const float* pb[a.nb > 0 ? a.nb : 1];
+      for (int b = 0; b < a.nb; ++b) pb[b] = xp + a.base[b] * xs;
+      const int64_t xsb = xs * int64_t(sizeof(float)), xs3b = 3 * xsb;
+      constexpr auto pix = std::make_integer_sequence<int, WB>();
+      const float* pf = PF ? t.pf + r * t.rs + sg * t.ls : nullptr;
+      int c = 0;
+      for (; c + 2 <= t.L; c += 2, w += 2 * NV * V) {  // pointers move every 2 steps
+        if constexpr (PF) {
+          __builtin_prefetch(pf, 0, 3);
+          __builtin_prefetch(pf + 16, 0, 3);
+          pf += 32;
+        }
+        vf wv[NV], wv1[NV];
+        for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
+        fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
+        for (int v = 0; v < NV; ++v) wv1[v] = loadu(w + (NV + v) * V);
+        fma_step<1, WB, NV>(acc, wv1, pb, xsb, xs3b, pix);
+        for (int b = 0; b < a.nb; ++b) pb[b] += 2;
+      }
+      if (c < t.L) {
+        vf wv[NV];
+        for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
+        fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
+      }
+#else
       for (int c = 0; c < t.L; ++c, w += NV * V) {
         vf wv[NV];
         for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
@@ -79,6 +164,7 @@ void ukernel(const Tile& t) {
           for (int v = 0; v < NV; ++v) acc[j][v] += xv * wv[v];
         }
       }
+#endif
     }
   }
   if (t.relu) {
@@ -100,15 +186,15 @@ void ukernel(const Tile& t) {
 
 using UkFn = void (*)(const Tile&);
 
-// Microkernel for a tile of wb pixels (1 <= wb <= the full tile width).
-template <int NV, int... I>
+// Microkernel for a tile of wb pixels (1 <= wb <= the full tile width); PF: prefetch t.pf.
+template <int NV, bool PF, int... I>
 UkFn pick(int wb, std::integer_sequence<int, I...>) {
-  static const UkFn table[] = {&ukernel<I + 1, NV>...};
+  static const UkFn table[] = {&ukernel<I + 1, NV, PF>...};
   return table[wb - 1];
 }
-template <int NV>
+template <int NV, bool PF = false>
 UkFn pick(int wb) {
-  return pick<NV>(wb, std::make_integer_sequence<int, NV == 2 ? WB_2 : WB_1>());
+  return pick<NV, PF>(wb, std::make_integer_sequence<int, NV == 2 ? WB_2 : WB_1>());
 }
 
 }  // namespace
