@@ -1,5 +1,7 @@
 """The training floor on real fastconv.nn models (skipped until fastconv.nn is installed)."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,34 @@ def test_replace_head_and_fine_tune_last_k():
     assert len(new.trainable_parameters()) == len(new.parameters())
     with pytest.raises(ValueError, match="last_k"):
         transfer.fine_tune(new, 99)
+
+
+def test_new_head_on_frozen_features_leaves_the_extractor_bitwise_unchanged():
+    x, y = stripes()
+    base = small_net(num_classes=5)
+    new = transfer.replace_head(base, 3, features="flat")  # a head straight on the conv maps
+    assert new.output_shape == (None, 3)
+    assert [layer.name for layer in new.layers][-1] == "new_head"
+    assert "fc" not in [layer.name for layer in new.layers]
+    transfer.fine_tune(new, last_k=1)
+    before = {k: v.copy() for k, v in new.state_dict().items()}
+    train.compile(new, Adam(0.01))
+    train.fit(new, x, y, epochs=2, batch_size=16, verbose=0, seed=0)
+    after = new.state_dict()
+    changed = {k for k in before if after[k].tobytes() != before[k].tobytes()}
+    assert changed and all(k.startswith("new_head") for k in changed)
+    for k in before:  # conv, BN weights and running statistics: untouched
+        if not k.startswith("new_head"):
+            assert after[k].tobytes() == before[k].tobytes(), k
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn")
+def test_transfer_digits_runs_and_reports_every_draw():
+    r = transfer.transfer_digits(shots=(1,), draws=2, pretrain_epochs=0, epochs=1,
+                                 scratch_lrs=(1e-3,))
+    assert 0 <= r["source_accuracy"] <= 1
+    assert len(r["transfer"][1]) == len(r["scratch"][1]) == 2
+    assert all(0 <= a <= 1 for a in r["transfer"][1] + r["scratch"][1])
 
 
 def test_ten_crop_and_ensemble():
