@@ -3,6 +3,7 @@
 
 #include "bind.h"
 #include "cpu/conv2d_backward.h"
+#include "conv_params.h"
 #include "util.h"
 
 namespace py = pybind11;
@@ -17,19 +18,7 @@ void bind_conv_backward(py::module_& m) {
       [](const py::array& dy, const py::array& x, const py::array& w, py::tuple stride,
          py::tuple padding, py::tuple dilation, int64_t groups, bool need_dx, bool need_dw,
          bool need_db, const std::string& algo) {
-        if (x.ndim() != 4) throw py::value_error("x: expected 4 dimensions (N, H, W, C)");
-        if (w.ndim() != 4) throw py::value_error("w: expected 4 dimensions (R, S, C/groups, K)");
-        if (stride.size() != 2 || padding.size() != 4 || dilation.size() != 2)
-          throw py::value_error("stride, dilation: pairs; padding: (top, bottom, left, right)");
-        ConvParams p;
-        p.N = x.shape(0), p.H = x.shape(1), p.W = x.shape(2), p.C = x.shape(3);
-        p.R = w.shape(0), p.S = w.shape(1), p.K = w.shape(3);
-        p.stride_h = stride[0].cast<int64_t>(), p.stride_w = stride[1].cast<int64_t>();
-        p.pad_t = padding[0].cast<int64_t>(), p.pad_b = padding[1].cast<int64_t>();
-        p.pad_l = padding[2].cast<int64_t>(), p.pad_r = padding[3].cast<int64_t>();
-        p.dil_h = dilation[0].cast<int64_t>(), p.dil_w = dilation[1].cast<int64_t>();
-        p.groups = groups;
-        p.finalize();
+        ConvParams p = make_params(x, w, stride, padding, dilation, groups, false);
         const float* dyp = py_util::in_ptr(dy, "dy", {p.N, p.P, p.Q, p.K});
         const float* xp = py_util::in_ptr(x, "x", {p.N, p.H, p.W, p.C});
         const float* wp = py_util::in_ptr(w, "w", {p.R, p.S, p.Cg(), p.K});
