@@ -85,7 +85,7 @@ def test_max_pool_ties_and_padding(isa):
 # ---------------------------------------------------------------- batch norm
 
 bn_shapes = st.sampled_from([(5, 3), (300, 17), (2, 3, 4, 1), (2, 5, 3, 19), (1, 1, 1, 67),
-                             (3, 20, 20, 7), (2, 9, 9, 70)])
+                             (3, 20, 20, 7), (2, 9, 9, 70), (2, 8, 9, 128)])
 
 
 @given(seed=seeds, shape=bn_shapes, relu=..., shift=st.sampled_from([0.0, 3.0, 1e4]))

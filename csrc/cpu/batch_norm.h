@@ -12,7 +12,7 @@ namespace fc {
 // Inside a chunk, sums run in float over kBnFlushRows rows and are then added to float64
 // partials: float-speed loops, float64-grade sums.
 constexpr int64_t kBnChunkRows = 256;
-constexpr int64_t kBnFlushRows = 16;
+constexpr int64_t kBnFlushRows = 32;
 inline int64_t bn_chunks(int64_t M) { return (M + kBnChunkRows - 1) / kBnChunkRows; }
 
 // Per chunk t, channel c: s1[t*C+c] = sum (x - shift[c]), s2[t*C+c] = sum (x - shift[c])^2.

@@ -1,9 +1,11 @@
 // Batch-norm forward kernels over an (M, C) row-major matrix (NHWC pixels x channels).
 // Statistics: each fixed chunk of kBnChunkRows rows sums (x - shift) and its square per
-// channel in registers (a block of channels at a time, rows streamed), flushing to float64
-// every kBnFlushRows rows; the driver adds the chunks in order in float64. Apply: one streaming pass with per-channel coefficients.
+// channel (batch_norm_sums.h: one sequential read of the chunk); the driver adds the chunks
+// in order in float64. Apply: one streaming pass, rows in memory order, per-channel
+// coefficients read from L1.
 #include <algorithm>
 
+#include "batch_norm_sums.h"
 #include "cpu/batch_norm.h"
 #include "cpu/threads.h"
 #include "lanes.h"
@@ -18,20 +20,28 @@ void bn_stats_partials(int64_t M, int64_t C, const float* __restrict x,
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
-    for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
+    bn_chunk_sums<true>(r0, r1, C, s1 + t * C, s2 + t * C, [&](auto lanes, int64_t r, int64_t c) {
       constexpr int L = decltype(lanes)::value;
-      const auto sh = vload<L>(shift + c);
-      for (int64_t f0 = r0; f0 < r1; f0 += kBnFlushRows) {
-        const int64_t f1 = std::min(r1, f0 + kBnFlushRows);
-        auto a = vsplat<L>(0.0f), b = vsplat<L>(0.0f);
-        for (int64_t r = f0; r < f1; ++r) {
-          const auto d = vload<L>(x + r * C + c) - sh;
-          a += d;
-          b += d * d;
-        }
-        vadd_to_f64<L>(s1 + t * C + c, a);  // s1, s2 arrive zeroed
-        vadd_to_f64<L>(s2 + t * C + c, b);
-      }
+      const auto d = vload<L>(x + r * C + c) - vload<L>(shift + c);
+      return VPair<L>{d, d * d};
+    });
+  }
+}
+
+template <bool kRelu>
+static void apply_rows(int64_t r0, int64_t r1, int64_t C, const float* __restrict x,
+                       const float* __restrict hi, const float* __restrict lo,
+                       const float* __restrict k, const float* __restrict b, bool nt,
+                       float* __restrict y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    for_lanes(0, C, [&](auto lanes, int64_t c) {
+      constexpr int L = decltype(lanes)::value;
+      auto v = ((vload<L>(xr + c) - vload<L>(hi + c)) - vload<L>(lo + c)) * vload<L>(k + c) +
+               vload<L>(b + c);
+      if constexpr (kRelu) v = vmax<L>(v, vsplat<L>(0.0f));
+      vput<L>(nt, yr + c, v);
     });
   }
 }
@@ -44,25 +54,10 @@ void bn_apply(int64_t M, int64_t C, const float* __restrict x, const float* __re
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
-    if (relu) {
-      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
-        constexpr int L = decltype(lanes)::value;
-        const auto hi = vload<L>(mean_hi + c), lo = vload<L>(mean_lo + c);
-        const auto k = vload<L>(scale + c), b = vload<L>(beta + c);
-        const auto zero = vsplat<L>(0.0f);
-        for (int64_t r = r0; r < r1; ++r)
-          vput<L>(nt, y + r * C + c,
-                  vmax<L>(((vload<L>(x + r * C + c) - hi) - lo) * k + b, zero));
-      });
-    } else {
-      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
-        constexpr int L = decltype(lanes)::value;
-        const auto hi = vload<L>(mean_hi + c), lo = vload<L>(mean_lo + c);
-        const auto k = vload<L>(scale + c), b = vload<L>(beta + c);
-        for (int64_t r = r0; r < r1; ++r)
-          vput<L>(nt, y + r * C + c, ((vload<L>(x + r * C + c) - hi) - lo) * k + b);
-      });
-    }
+    if (relu)
+      apply_rows<true>(r0, r1, C, x, mean_hi, mean_lo, scale, beta, nt, y);
+    else
+      apply_rows<false>(r0, r1, C, x, mean_hi, mean_lo, scale, beta, nt, y);
     if (nt) stream_fence();
   }
 }
