@@ -26,7 +26,8 @@ static void partials_chunk(int64_t r0, int64_t r1, int64_t C, const float* __res
                            const float* __restrict mean, double* __restrict sdy,
                            double* __restrict sdyx, const float* __restrict a, bool nt,
                            float* __restrict dx) {
-  bn_chunk_sums<false>(r0, r1, C, sdy, sdyx, [&](auto lanes, int64_t r, int64_t c) {
+  // Captures by value: kept in registers across the accumulator stores (no reloads).
+  bn_chunk_sums<false>(r0, r1, C, sdy, sdyx, [=](auto lanes, int64_t r, int64_t c) {
     constexpr int L = decltype(lanes)::value;
     const int64_t o = r * C + c;
     const auto g = masked_grad<kMask, L>(dy, y, o);

@@ -20,7 +20,10 @@ void bn_stats_partials(int64_t M, int64_t C, const float* __restrict x,
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
-    bn_chunk_sums<true>(r0, r1, C, s1 + t * C, s2 + t * C, [&](auto lanes, int64_t r, int64_t c) {
+    // Captures by value: the compiler then keeps x, C, shift in registers across the stores
+    // to the accumulators instead of reloading them for every vector.
+    bn_chunk_sums<true>(r0, r1, C, s1 + t * C, s2 + t * C, [x, C, shift](auto lanes, int64_t r,
+                                                                          int64_t c) {
       constexpr int L = decltype(lanes)::value;
       const auto d = vload<L>(x + r * C + c) - vload<L>(shift + c);
       return VPair<L>{d, d * d};
