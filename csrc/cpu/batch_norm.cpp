@@ -15,6 +15,13 @@ static void check_sizes(int64_t M, int64_t C) {
   FC_CHECK(M < (int64_t(1) << 40) && C < (int64_t(1) << 40), "batch_norm: size too large");
 }
 
+// p[c] = p[c] + p[C + c] + ... + p[(T-1)*C + c], added in chunk order (the fixed order that
+// makes the sums thread-count independent); rows are walked contiguously.
+static void add_chunks_in_order(int64_t T, int64_t C, double* p) {
+  for (int64_t t = 1; t < T; ++t)
+    for (int64_t c = 0; c < C; ++c) p[c] += p[t * C + c];
+}
+
 // Splits a float64 mean into hi + lo floats: (x - hi) - lo keeps float64-like accuracy.
 static void split_mean(double m, float* hi, float* lo) {
   *hi = static_cast<float>(m);
@@ -31,13 +38,13 @@ void batch_norm_forward_train(int64_t M, int64_t C, const float* x, const float*
   std::vector<double> s1(T * C, 0.0), s2(T * C, 0.0);
   // Shifting by the first row's value keeps the sums small for large-mean inputs.
   FC_DISPATCH(bn_stats_partials, M, C, x, x, s1.data(), s2.data());
+  add_chunks_in_order(T, C, s1.data());
+  add_chunks_in_order(T, C, s2.data());
   std::vector<float> hi(C), lo(C), scale(C);
   for (int64_t c = 0; c < C; ++c) {
-    double a = 0, b = 0;
-    for (int64_t t = 0; t < T; ++t) a += s1[t * C + c], b += s2[t * C + c];
-    const double d = a / double(M);
+    const double d = s1[c] / double(M);
     mean[c] = double(x[c]) + d;
-    var[c] = std::max(0.0, b / double(M) - d * d);
+    var[c] = std::max(0.0, s2[c] / double(M) - d * d);
     const double inv = 1.0 / std::sqrt(var[c] + eps);
     invstd[c] = static_cast<float>(inv);
     scale[c] = static_cast<float>(double(gamma[c]) * inv);
@@ -73,9 +80,10 @@ void batch_norm_backward(int64_t M, int64_t C, const float* dy, const float* x, 
   // Frozen BN (training=false): dx = a * g needs no sums, so it is written in the same pass.
   FC_DISPATCH(bn_bwd_partials, M, C, dy, x, y, mean, sdy.data(), sdyx.data(), a.data(),
               training ? nullptr : dx);
+  add_chunks_in_order(T, C, sdy.data());
+  add_chunks_in_order(T, C, sdyx.data());
   for (int64_t c = 0; c < C; ++c) {
-    double g = 0, gx = 0;
-    for (int64_t t = 0; t < T; ++t) g += sdy[t * C + c], gx += sdyx[t * C + c];
+    const double g = sdy[c], gx = sdyx[c];
     const double inv = invstd[c], k = double(gamma[c]) * inv, dg = gx * inv;
     dbeta[c] = static_cast<float>(g);
     dgamma[c] = static_cast<float>(dg);
