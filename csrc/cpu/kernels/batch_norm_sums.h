@@ -10,7 +10,6 @@
 // summation order depends only on the chunk, never on the thread count.
 #pragma once
 #include <algorithm>
-#include <cstring>
 
 #include "cpu/batch_norm.h"
 #include "cpu/memory.h"
@@ -56,8 +55,13 @@ FC_INLINE void bn_chunk_sums(int64_t r0, int64_t r1, int64_t C, double* __restri
   float* __restrict acc2 = acc + C;
   for (int64_t f0 = r0; f0 < r1; f0 += kBnFlushRows) {
     const int64_t f1 = std::min(r1, f0 + kBnFlushRows);
-    std::memset(acc, 0, sizeof(float) * size_t(2 * C));
-    for (int64_t r = f0; r < f1; ++r) {
+    for_lanes(0, C, [&](auto lanes, int64_t c) {  // the block's first row starts the sums
+      constexpr int L = decltype(lanes)::value;
+      const VPair<L> t = term(lanes, f0, c);
+      vstore<L>(acc + c, t.u);
+      vstore<L>(acc2 + c, t.v);
+    });
+    for (int64_t r = f0 + 1; r < f1; ++r) {
       for_lanes(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         const VPair<L> t = term(lanes, r, c);
