@@ -13,8 +13,13 @@ namespace FC_ISA_NS {
 
 // g = dy, masked by y > 0 if kMask. The flags are template parameters so the row loops carry
 // no per-element branches.
+// Also prefetches the streams it reads, and x (every caller reads x + o next).
 template <bool kMask, int L>
-FC_INLINE typename Vec<L>::f masked_grad(const float* dy, const float* y, int64_t o) {
+FC_INLINE typename Vec<L>::f masked_grad(const float* dy, const float* x, const float* y,
+                                         int64_t o) {
+  prefetch_ahead<L>(dy + o);
+  prefetch_ahead<L>(x + o);
+  if constexpr (kMask) prefetch_ahead<L>(y + o);
   const auto g = vload<L>(dy + o);
   if constexpr (!kMask) return g;
   return vselect<L>(vload<L>(y + o) > vsplat<L>(0.0f), g);
@@ -30,7 +35,7 @@ static void partials_chunk(int64_t r0, int64_t r1, int64_t C, const float* __res
   bn_chunk_sums<false>(r0, r1, C, sdy, sdyx, [=](auto lanes, int64_t r, int64_t c) {
     constexpr int L = decltype(lanes)::value;
     const int64_t o = r * C + c;
-    const auto g = masked_grad<kMask, L>(dy, y, o);
+    const auto g = masked_grad<kMask, L>(dy, x, y, o);
     if constexpr (kDx) vput<L>(nt, dx + o, vload<L>(a + c) * g);
     return VPair<L>{g, g * (vload<L>(x + o) - vload<L>(mean + c))};
   });
@@ -63,7 +68,7 @@ static void apply_chunk(int64_t r0, int64_t r1, int64_t C, const float* __restri
     for_lanes(0, C, [&](auto lanes, int64_t c) {
       constexpr int L = decltype(lanes)::value;
       const int64_t o = r * C + c;
-      const auto g = masked_grad<kMask, L>(dy, y, o);
+      const auto g = masked_grad<kMask, L>(dy, x, y, o);
       vput<L>(nt, dx + o,
               vload<L>(a + c) * g + vload<L>(b + c) * (vload<L>(x + o) - vload<L>(mean + c)) +
                   vload<L>(k0 + c));

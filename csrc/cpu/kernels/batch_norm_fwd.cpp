@@ -25,6 +25,7 @@ void bn_stats_partials(int64_t M, int64_t C, const float* __restrict x,
     bn_chunk_sums<true>(r0, r1, C, s1 + t * C, s2 + t * C, [x, C, shift](auto lanes, int64_t r,
                                                                           int64_t c) {
       constexpr int L = decltype(lanes)::value;
+      prefetch_ahead<L>(x + r * C + c);
       const auto d = vload<L>(x + r * C + c) - vload<L>(shift + c);
       return VPair<L>{d, d * d};
     });
@@ -41,6 +42,7 @@ static void apply_rows(int64_t r0, int64_t r1, int64_t C, const float* __restric
     float* yr = y + r * C;
     for_lanes(0, C, [&](auto lanes, int64_t c) {
       constexpr int L = decltype(lanes)::value;
+      prefetch_ahead<L>(xr + c);
       auto v = ((vload<L>(xr + c) - vload<L>(hi + c)) - vload<L>(lo + c)) * vload<L>(k + c) +
                vload<L>(b + c);
       if constexpr (kRelu) v = vmax<L>(v, vsplat<L>(0.0f));

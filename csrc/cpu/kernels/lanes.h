@@ -89,6 +89,26 @@ inline bool stream_rows(const float* y, int64_t elements, int64_t C) {
   return elements * int64_t(sizeof(float)) >= kStreamBytes && C % kVL == 0 && vec_aligned(y);
 }
 
+// Software prefetch this far ahead of a sequential read stream. The hardware prefetchers
+// alone leave a single core's row loops (several loads and stores per vector) at 75-85 % of
+// a plain read's bandwidth; a prefetch 4 KiB ahead brings them to ~95 % (measured on
+// Skylake-SP). Prefetches never fault, so running past the end of an array is harmless.
+constexpr int64_t kPrefetchFloats = 1024;
+template <int L>
+FC_INLINE void prefetch_ahead(const float* p) {
+#if defined(__x86_64__)
+  constexpr int kLine = 16;  // floats per 64-byte cache line
+  if constexpr (L >= kLine) {
+    for (int k = 0; k < L; k += kLine)
+      _mm_prefetch(reinterpret_cast<const char*>(p + k + kPrefetchFloats), _MM_HINT_T0);
+  } else if constexpr (L == kVL) {  // narrower native vectors: one per vector
+    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchFloats), _MM_HINT_T0);
+  }
+#else
+  (void)p;
+#endif
+}
+
 template <int L>
 FC_INLINE typename Vec<L>::f vsplat(float s) {
   return typename Vec<L>::f{} + s;
