@@ -140,12 +140,15 @@ def test_episodes_split_each_class_without_overlap():
 
 @pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn")
 def test_transfer_digits_runs_and_reports_every_draw():
-    r = transfer.transfer_digits(shots=(1,), draws=2, select_draws=1, pretrain_epochs=0,
-                                 epochs=1, lrs=(1e-3, 1e-2), methods=transfer.METHODS)
+    kw = dict(shots=(1,), draws=2, select_draws=1, pretrain_epochs=0, epochs=2,
+              lrs=(1e-3, 1e-2))
+    r = transfer.transfer_digits(methods=("fine_tune", "frozen", "scratch"), **kw)
     assert 0 <= r["source_accuracy"] <= 1
     for m in transfer.METHODS:
         assert len(r[m][1]) == 2 and all(0 <= a <= 1 for a in r[m][1])
         assert r["lr"][m][1] in (1e-3, 1e-2)
+    # fine-tuning the shared pretrained layers must not leak into the runs after it
+    assert transfer.transfer_digits(methods=("frozen",), **kw)["frozen"] == r["frozen"]
     with pytest.raises(ValueError, match="methods"):
         transfer.transfer_digits(methods=("oracle",))
 
