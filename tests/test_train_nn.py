@@ -102,13 +102,55 @@ def test_new_head_on_frozen_features_leaves_the_extractor_bitwise_unchanged():
             assert after[k].tobytes() == before[k].tobytes(), k
 
 
+def test_lenet5_head_on_frozen_conv_features():
+    """The digits demo's transfer model: c1-s4 shared and frozen, only a fresh head learns,
+    and its logits are that head applied to the frozen 400 conv features."""
+    from fastconv import models
+
+    rng = np.random.default_rng(0)
+    x = rng.random((10, 32, 32, 1), dtype=np.float32)
+    y = np.arange(10) % 3
+    nn.set_seed(0)
+    base = models.lenet5(num_classes=5)
+    base(x[:1])
+    before = {k: v.copy() for k, v in base.state_dict().items()}
+    new = transfer.replace_head(base, 3, features="flatten")
+    assert [layer.name for layer in new.layers][1:] == ["c1", "s2", "c3", "s4", "flatten",
+                                                       "new_head"]
+    transfer.fine_tune(new, 1)
+    logits0 = new.predict(x)
+    train.compile(new, Adam(0.01))
+    train.fit(new, x, y, epochs=3, batch_size=10, verbose=0, seed=0)
+    assert not np.allclose(new.predict(x), logits0)  # the head learnt
+    after = base.state_dict()
+    for k, v in before.items():  # every pretrained weight, including the old c5-output
+        assert after[k].tobytes() == v.tobytes(), k
+    head = new.get_layer("new_head")
+    feats = nn.Model(base.inputs[0], base.get_layer("flatten").output).predict(x)
+    w, b = head.get_weights()
+    np.testing.assert_allclose(new.predict(x), feats @ w + b, rtol=1e-4, atol=1e-5)
+
+
+def test_episodes_split_each_class_without_overlap():
+    y = np.repeat(np.arange(4), 6)
+    for tr, te in transfer._episodes(y, 2, 3, np.random.default_rng(0)):
+        assert np.bincount(y[tr]).tolist() == [2, 2, 2, 2]
+        assert not np.intersect1d(tr, te).size and len(tr) + len(te) == len(y)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn")
 def test_transfer_digits_runs_and_reports_every_draw():
-    r = transfer.transfer_digits(shots=(1,), draws=2, pretrain_epochs=0, epochs=1,
-                                 scratch_lrs=(1e-3,))
+    kw = dict(shots=(1,), draws=2, select_draws=1, pretrain_epochs=0, epochs=2,
+              lrs=(1e-3, 1e-2))
+    r = transfer.transfer_digits(methods=("fine_tune", "frozen", "scratch"), **kw)
     assert 0 <= r["source_accuracy"] <= 1
-    assert len(r["transfer"][1]) == len(r["scratch"][1]) == 2
-    assert all(0 <= a <= 1 for a in r["transfer"][1] + r["scratch"][1])
+    for m in transfer.METHODS:
+        assert len(r[m][1]) == 2 and all(0 <= a <= 1 for a in r[m][1])
+        assert r["lr"][m][1] in (1e-3, 1e-2)
+    # fine-tuning the shared pretrained layers must not leak into the runs after it
+    assert transfer.transfer_digits(methods=("frozen",), **kw)["frozen"] == r["frozen"]
+    with pytest.raises(ValueError, match="methods"):
+        transfer.transfer_digits(methods=("oracle",))
 
 
 def test_ten_crop_and_ensemble():
