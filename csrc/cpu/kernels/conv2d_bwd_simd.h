@@ -70,7 +70,14 @@ static inline void vstore_n(float* p, vf v, int n) {
     vstore(p, v);
     return;
   }
+#if defined(FC_ISA_avx512)
+  _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#elif defined(FC_ISA_avx2)
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx), (__m256)v);
+#else
   for (int i = 0; i < n; ++i) p[i] = v[i];
+#endif
 }
 
 // Stops the compiler from folding a loaded vector into several FMAs' memory operands (it
