@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/blocks.h"
 #include "cpu/conv2d.h"
 #include "cpu/threads.h"
 
@@ -116,14 +117,7 @@ static inline double conv_macs(const ConvParams& p) {
   return double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg();
 }
 
-// Splits n items into the fewest blocks of at most bmax, sizes as equal as possible;
-// block b covers [start(b), start(b + 1)).
-struct Blocks {
-  int64_t n, count;
-  Blocks(int64_t n_, int64_t bmax) : n(n_), count((n_ + bmax - 1) / bmax) {}
-  int64_t start(int64_t b) const { return b * n / count; }
-  int64_t size(int64_t b) const { return start(b + 1) - start(b); }
-};
+using fc::Blocks;
 
 }  // namespace bwd
 }  // namespace FC_ISA_NS
