@@ -2,8 +2,10 @@
 
 Each adapter takes its reference function's arguments, normalised (pairs, ((t, b), (l, r))
 paddings) and validated (C-contiguous float32 arrays), plus ``out=`` where the op has one.
-Small, weight- or logit-sized ops (fold_batch_norm, softmax, cross-entropy, dense) run in
-float32 NumPy: there is nothing for a kernel to win there (dense is one BLAS matmul).
+Small, weight- or logit-sized ops (fold_batch_norm, softmax, cross-entropy) run in float32
+NumPy: there is nothing for a kernel to win there. dense has its own kernels: NumPy's BLAS
+would bring a second thread pool whose workers spin after each call, on the cores the conv
+kernels' OpenMP threads need next (batch-1 inference lost up to half its speed to it).
 """
 
 from __future__ import annotations
@@ -118,5 +120,17 @@ def concat_backward(dy: np.ndarray, sizes: Sequence[int], axis: int = -1) -> lis
 softmax = reference.softmax
 softmax_cross_entropy = reference.softmax_cross_entropy
 softmax_cross_entropy_backward = reference.softmax_cross_entropy_backward
-dense = reference.dense
-dense_backward = reference.dense_backward
+
+
+def dense(x: np.ndarray, w: np.ndarray, b=None, *, relu: bool = False) -> np.ndarray:
+    if x.dtype != np.float32:  # float64 compute runs the NumPy reference
+        return reference.dense(x, w, b, relu=relu)
+    return _C.dense_forward(x, w, b, relu)
+
+
+def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, need_dx: bool = True,
+                   need_dw: bool = True, need_db: bool = True):
+    if x.dtype != np.float32:
+        return reference.dense_backward(dy, x, w, need_dx=need_dx, need_dw=need_dw,
+                                        need_db=need_db)
+    return _C.dense_backward(dy, x, w, need_dx, need_dw, need_db)

@@ -10,4 +10,5 @@ void bind_norm(pybind11::module_& m);
 void bind_eltwise(pybind11::module_& m);
 void bind_conv_backward(pybind11::module_& m);
 void bind_probe(pybind11::module_& m);
+void bind_dense(pybind11::module_& m);
 }  // namespace fc

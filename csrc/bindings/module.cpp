@@ -9,4 +9,5 @@ PYBIND11_MODULE(_C, m) {
   fc::bind_eltwise(m);
   fc::bind_conv_backward(m);
   fc::bind_probe(m);
+  fc::bind_dense(m);
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/blocks.h"
 #include "cpu/conv2d.h"
 #include "cpu/threads.h"
 
@@ -70,7 +71,14 @@ static inline void vstore_n(float* p, vf v, int n) {
     vstore(p, v);
     return;
   }
+#if defined(FC_ISA_avx512)
+  _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#elif defined(FC_ISA_avx2)
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx), (__m256)v);
+#else
   for (int i = 0; i < n; ++i) p[i] = v[i];
+#endif
 }
 
 // Stops the compiler from folding a loaded vector into several FMAs' memory operands (it
@@ -109,14 +117,7 @@ static inline double conv_macs(const ConvParams& p) {
   return double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg();
 }
 
-// Splits n items into the fewest blocks of at most bmax, sizes as equal as possible;
-// block b covers [start(b), start(b + 1)).
-struct Blocks {
-  int64_t n, count;
-  Blocks(int64_t n_, int64_t bmax) : n(n_), count((n_ + bmax - 1) / bmax) {}
-  int64_t start(int64_t b) const { return b * n / count; }
-  int64_t size(int64_t b) const { return start(b + 1) - start(b); }
-};
+using fc::Blocks;
 
 }  // namespace bwd
 }  // namespace FC_ISA_NS

@@ -6,16 +6,19 @@
 // reads x at a fixed offset from the pixel's base address: one GEMM over all output pixels,
 // with M = S*Cg even when C = 3 (first layers: 21 rows for a 7x7, not 3).
 //
-// tiled: register tile of MC rows x NV vectors along K, accumulated over a block of output
-// rows, then added into dw. Each thread owns a fixed set of tiles and walks every pixel in
-// the same order, so each dw element is one sequential sum whatever the thread count: no
-// partial copies of dw, no merge, and no working memory at all. Pixels whose tile rows fall
-// partly in the padding take a checked path; the rest read x directly (no padded copy).
-//
+// tiled: GEMM over a block of kPix output pixels at a time. Per block the thread packs the
+// pixels' x rows for its (group, filter row) into a panel X[pixel][j] (zeros where the window
+// hangs over the padding) and dy into D[pixel][k]; both panels get odd-line strides, since
+// NHWC rows of 256 or 512 channels sit at power-of-two strides that map to a few cache sets.
+// A register tile of MC rows x NV vectors along K then walks the block's pixels with
+// broadcast-FMAs. Each thread owns a fixed set of dw tiles and walks the pixels in the same
+// order, so each dw element is one sequential sum whatever the thread count: no partial
+// copies of dw, no merge; working memory is the two panels.
 // bias: fixed chunks of pixels (independent of the thread count), partials summed in order.
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "conv2d_bwd_simd.h"
 #include "cpu/conv2d_backward.h"
@@ -32,82 +35,49 @@ constexpr int kNVw = kRegs == 32 ? 4 : 2;    // K vectors per tile (max)
 constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
 constexpr int kMCmax = 8;
 
-struct DwTile {
-  int64_t n, oh0, oh1, ow0, ow1, r, g, j0, k0;
-  int kt;  // lanes used in the last K vector
-};
 
-template <int MC, int NV, bool TAIL, bool CHECK>
-inline void dw_pixels(vf (&acc)[MC][NV], const float* __restrict xrow,
-                      const float* __restrict dyrow, const int64_t (&off)[MC],
-                      const int64_t (&col)[MC], int64_t ow_a, int64_t ow_b, int64_t xstep,
-                      int64_t sw, int64_t W, int64_t K, int kt) {
-  for (int64_t ow = ow_a; ow < ow_b; ++ow) {
-    const float* dp = dyrow + ow * K;
-    vf d[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v)
-      d[v] = (TAIL && v == NV - 1) ? vload_n(dp + v * VL, kt) : vload(dp + v * VL);
-    const float* xb = xrow + ow * xstep;
-#pragma GCC unroll 8
-    for (int i = 0; i < MC; ++i) {
-      float xv;
-      if (CHECK) {
-        const int64_t iw = ow * sw + col[i];
-        xv = (iw >= 0 && iw < W) ? xb[off[i]] : 0.0f;
-      } else {
-        xv = xb[off[i]];
-      }
-      const vf b = vbcast(xv);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += b * d[v];
-    }
-  }
+// Row stride for a panel of n floats per row: whole vectors; when tiles read only a slice of
+// each row (sliced) and the stride is a multiple of 4 cache lines, one more line, else a
+// block's slice would fall into a few cache sets.
+inline int64_t panel_ld(int64_t n, bool sliced) {
+  const int64_t ld = (n + 15) / 16 * 16;
+  return sliced && (ld / 16) % 4 == 0 ? ld + 16 : ld;
 }
 
 template <int MC, int NV, bool TAIL>
-void dw_tile(const ConvParams& p, const float* __restrict x, const float* __restrict dy,
-             float* __restrict dw, const DwTile& t) {
-  const int64_t C = p.C, K = p.K, Cg = p.Cg(), Kg = p.Kg(), sw = p.stride_w, W = p.W;
-  int64_t off[MC], col[MC];  // x offset from the pixel base; iw = ow*sw + col
-#pragma GCC unroll 8
-  for (int i = 0; i < MC; ++i) {
-    const int64_t j = t.j0 + i, s = j / Cg, c = j % Cg;
-    col[i] = s * p.dil_w - p.pad_l;
-    off[i] = col[i] * C + t.g * Cg + c;
-  }
-  // Interior pixels: every tile row inside the image (col is increasing in i).
-  int64_t lo = col[0] >= 0 ? 0 : (-col[0] + sw - 1) / sw;
-  int64_t hi = W - 1 - col[MC - 1];
-  hi = hi < 0 ? 0 : std::min<int64_t>(p.Q, hi / sw + 1);
-  lo = std::min(lo, hi);
-
-  float* dwp = dw + (t.r * p.S * Cg + t.j0) * K + t.g * Kg + t.k0;
+void dw_tile(const float* __restrict xp, int64_t ldx, const float* __restrict dp, int64_t ldd,
+             int64_t np, float* __restrict dwp, int64_t K, int kt) {
   vf acc[MC][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < MC; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
-      acc[i][v] = (TAIL && v == NV - 1) ? vload_n(dwp + i * K + v * VL, t.kt)
+      acc[i][v] = (TAIL && v == NV - 1) ? vload_n(dwp + i * K + v * VL, kt)
                                         : vload(dwp + i * K + v * VL);
-  for (int64_t oh = t.oh0; oh < t.oh1; ++oh) {
-    const int64_t ih = oh * p.stride_h - p.pad_t + t.r * p.dil_h;
-    if (ih < 0 || ih >= p.H) continue;
-    const float* xrow = x + (t.n * p.H + ih) * W * C;
-    const float* dyrow = dy + (t.n * p.P + oh) * p.Q * K + t.g * Kg + t.k0;
-    const int64_t a = std::clamp(lo, t.ow0, t.ow1), b = std::clamp(hi, a, t.ow1);
-    dw_pixels<MC, NV, TAIL, true>(acc, xrow, dyrow, off, col, t.ow0, a, sw * C, sw, W, K, t.kt);
-    dw_pixels<MC, NV, TAIL, false>(acc, xrow, dyrow, off, col, a, b, sw * C, sw, W, K, t.kt);
-    dw_pixels<MC, NV, TAIL, true>(acc, xrow, dyrow, off, col, b, t.ow1, sw * C, sw, W, K, t.kt);
-  }
+  int64_t q = 0;
+  do {  // np >= 1; a do-while keeps GCC from staging the accumulators through the stack
+    const float* xq = xp + q * ldx;
+    const float* dq = dp + q * ldd;
+    vf d[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) d[v] = vload(dq + v * VL);
+#pragma GCC unroll 8
+    for (int i = 0; i < MC; ++i) {
+      vf b = vbcast(xq[i]);
+      keep_in_register(b);  // one broadcast feeding NV FMAs, not NV memory-operand FMAs
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += b * d[v];
+    }
+  } while (++q < np);
 #pragma GCC unroll 8
   for (int i = 0; i < MC; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
-      vstore_n(dwp + i * K + v * VL, acc[i][v], (TAIL && v == NV - 1) ? t.kt : VL);
+      vstore_n(dwp + i * K + v * VL, acc[i][v], (TAIL && v == NV - 1) ? kt : VL);
 }
 
-using DwFn = void (*)(const ConvParams&, const float*, const float*, float*, const DwTile&);
+using DwFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, float*, int64_t,
+                      int);
 #define FC_DW_NV(MC, NV) {&dw_tile<MC, NV, false>, &dw_tile<MC, NV, true>}
 #define FC_DW_MC(MC) {FC_DW_NV(MC, 1), FC_DW_NV(MC, 2), FC_DW_NV(MC, 3), FC_DW_NV(MC, 4)}
 const DwFn kDw[kMCmax][4][2] = {FC_DW_MC(1), FC_DW_MC(2), FC_DW_MC(3), FC_DW_MC(4),
@@ -115,55 +85,133 @@ const DwFn kDw[kMCmax][4][2] = {FC_DW_MC(1), FC_DW_MC(2), FC_DW_MC(3), FC_DW_MC(
 #undef FC_DW_MC
 #undef FC_DW_NV
 
+// dst[0..n) = src[0..n) without a libc call per short run (first layers copy 3-21 floats);
+// keep_in_register stops GCC from turning the loops back into memcpy / memset calls.
+inline void copy_floats(float* __restrict dst, const float* __restrict src, int64_t n) {
+  int64_t k = 0;
+  for (; k + VL <= n; k += VL) {
+    vf v = vload(src + k);
+    keep_in_register(v);
+    vstore(dst + k, v);
+  }
+  if (k < n) vstore_n(dst + k, vload_n(src + k, int(n - k)), int(n - k));
+}
+
+inline void zero_floats(float* dst, int64_t n) {
+  int64_t k = 0;
+  for (; k + VL <= n; k += VL) {
+    vf z = {};
+    keep_in_register(z);
+    vstore(dst + k, z);
+  }
+  if (k < n) vstore_n(dst + k, vf{}, int(n - k));
+}
+
+// X[i][s*Cg + c] = x[n, ih, iw, g*Cg + c] for the pixels q0.. of the block, filter row r.
+void pack_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t np, int64_t g,
+            int64_t r, float* __restrict X, int64_t ldx) {
+  const int64_t Cg = p.Cg(), S = p.S, M = S * Cg;
+  // One contiguous run of x per pixel when the window's columns are adjacent pixels.
+  const bool contiguous = p.dil_w == 1 && Cg == p.C;
+  int64_t n = q0 / (p.P * p.Q), oh = q0 / p.Q % p.P, ow = q0 % p.Q;
+  for (int64_t i = 0; i < np; ++i) {
+    float* row = X + i * ldx;
+    const int64_t ih = oh * p.stride_h - p.pad_t + r * p.dil_h;
+    if (ih < 0 || ih >= p.H) {
+      zero_floats(row, M);
+    } else {
+      const float* xr = x + (n * p.H + ih) * p.W * p.C + g * Cg;
+      const int64_t iw0 = ow * p.stride_w - p.pad_l;
+      if (contiguous) {
+        const int64_t s0 = std::clamp<int64_t>(-iw0, 0, S);
+        const int64_t s1 = std::clamp<int64_t>(p.W - iw0, s0, S);
+        zero_floats(row, s0 * Cg);
+        copy_floats(row + s0 * Cg, xr + (iw0 + s0) * p.C, (s1 - s0) * Cg);
+        zero_floats(row + s1 * Cg, (S - s1) * Cg);
+      } else {
+        for (int64_t s = 0; s < S; ++s) {
+          const int64_t iw = iw0 + s * p.dil_w;
+          if (iw < 0 || iw >= p.W) zero_floats(row + s * Cg, Cg);
+          else copy_floats(row + s * Cg, xr + iw * p.C, Cg);
+        }
+      }
+    }
+    if (++ow == p.Q) {
+      ow = 0;
+      if (++oh == p.P) oh = 0, ++n;
+    }
+  }
+}
+
+// D[i][k] = dy[q0 + i, g*Kg + k], zero-filled up to whole vectors.
+void pack_dy(const ConvParams& p, const float* __restrict dy, int64_t q0, int64_t np, int64_t g,
+             float* __restrict D, int64_t ldd) {
+  const int64_t Kg = p.Kg(), Kv = (Kg + VL - 1) / VL * VL;
+  for (int64_t i = 0; i < np; ++i) {
+    copy_floats(D + i * ldd, dy + (q0 + i) * p.K + g * Kg, Kg);
+    zero_floats(D + i * ldd + Kg, Kv - Kg);
+  }
+}
+
 }  // namespace
 
 void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* x, float* dw) {
   const int nt = threads_for(conv_macs(p));
-  const int64_t Cg = p.Cg(), Kg = p.Kg(), K = p.K;
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), K = p.K, M = p.S * Cg;
   const Blocks kb((Kg + VL - 1) / VL, kNVw);
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
-  const Blocks mb(p.S * Cg, std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max)));
-  const int64_t tasks = p.groups * p.R * mb.count * kb.count;
-  // Pixels per register-accumulation block: about kPix (whole rows, or a row in pieces), so
-  // the block's dy and x stay in L1/L2 while every tile of the thread walks it.
-  constexpr int64_t kPix = 96;
-  const int64_t rows = std::clamp<int64_t>(kPix / p.Q, 1, p.P);
-  const Blocks cols(p.Q, rows == 1 ? kPix : p.Q);
+  const Blocks mb(M, std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max)));
+  // Task order (g, r, k block, m block): a thread repacks X only when (g, r) changes.
+  const int64_t tasks = p.groups * p.R * kb.count * mb.count;
+  const int64_t pixels = p.N * p.P * p.Q;
+  const int64_t ldx = panel_ld(M, mb.count > 1), ldd = panel_ld(kb.n * VL, kb.count > 1);
+  // Pixels per block. Each block loads and stores the thread's dw tiles once: when they fit
+  // in L2 a short block keeps D's K slice in L1; when they don't, a longer one keeps that
+  // traffic from becoming the bound (it costs D's slice living in L2 instead).
+  const double dw_bytes = 4.0 * p.R * M * Kg * p.groups / nt;
+  const int64_t kPix = dw_bytes > 384e3 ? 256 : 64;
 #pragma omp parallel num_threads(nt)
   {
     const int64_t nthr = omp_get_num_threads(), tid = omp_get_thread_num();
     const int64_t t0 = tasks * tid / nthr, t1 = tasks * (tid + 1) / nthr;
-    auto decode = [&](int64_t task, DwTile& t, int& mc, int& nv) {
-      // order (g, k block, r, m block): a thread's consecutive tiles share one dy slice (L1)
+    float* X = workspace(44, size_t(kPix * ldx));
+    float* D = workspace(45, size_t(kPix * ldd));
+    struct Task {
+      int64_t g, r, j0, k0;
+      int mc, nv, kt;
+    };
+    auto decode = [&](int64_t task) {
+      Task t;
       const int64_t m = task % mb.count, rest = task / mb.count;
-      const int64_t r = rest % p.R, gk = rest / p.R;
-      const int64_t kbi = gk % kb.count;
-      t.g = gk / kb.count, t.r = r;
-      t.j0 = mb.start(m), mc = int(mb.size(m));
-      t.k0 = kb.start(kbi) * VL, nv = int(kb.size(kbi));
-      t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (nv - 1) * VL)));
+      const int64_t kbi = rest % kb.count, gr = rest / kb.count;
+      t.g = gr / p.R, t.r = gr % p.R;
+      t.j0 = mb.start(m), t.mc = int(mb.size(m));
+      t.k0 = kb.start(kbi) * VL, t.nv = int(kb.size(kbi));
+      t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (t.nv - 1) * VL)));
+      return t;
     };
     for (int64_t task = t0; task < t1; ++task) {  // zero the tiles this thread owns
-      DwTile t;
-      int mc, nv;
-      decode(task, t, mc, nv);
-      const int64_t k_end = std::min<int64_t>(Kg, t.k0 + nv * VL);
-      for (int64_t i = 0; i < mc; ++i) {
-        float* d = dw + (t.r * p.S * Cg + t.j0 + i) * K + t.g * Kg;
+      const Task t = decode(task);
+      const int64_t k_end = std::min<int64_t>(Kg, t.k0 + t.nv * VL);
+      for (int64_t i = 0; i < t.mc; ++i) {
+        float* d = dw + (t.r * M + t.j0 + i) * K + t.g * Kg;
         for (int64_t k = t.k0; k < k_end; ++k) d[k] = 0.0f;
       }
     }
-    for (int64_t n = 0; n < p.N; ++n)
-      for (int64_t oh0 = 0; oh0 < p.P; oh0 += rows)
-        for (int64_t cb = 0; cb < cols.count; ++cb)
-          for (int64_t task = t0; task < t1; ++task) {
-            DwTile t;
-            int mc, nv;
-            decode(task, t, mc, nv);
-            t.n = n, t.oh0 = oh0, t.oh1 = std::min(p.P, oh0 + rows);
-            t.ow0 = cols.start(cb), t.ow1 = cols.start(cb + 1);
-            kDw[mc - 1][nv - 1][t.kt < VL](p, x, dy, dw, t);
-          }
+    for (int64_t q0 = 0; q0 < pixels; q0 += kPix) {
+      const int64_t np = std::min(kPix, pixels - q0);
+      int64_t packed_g = -1, packed_gr = -1;
+      for (int64_t task = t0; task < t1; ++task) {
+        const Task t = decode(task);
+        if (t.g != packed_g) pack_dy(p, dy, q0, np, t.g, D, ldd), packed_g = t.g;
+        if (t.g * p.R + t.r != packed_gr) {
+          pack_x(p, x, q0, np, t.g, t.r, X, ldx);
+          packed_gr = t.g * p.R + t.r;
+        }
+        float* dwp = dw + (t.r * M + t.j0) * K + t.g * Kg + t.k0;
+        kDw[t.mc - 1][t.nv - 1][t.kt < VL](X + t.j0, ldx, D + t.k0, ldd, np, dwp, K, t.kt);
+      }
+    }
   }
 }
 
