@@ -81,15 +81,18 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   const int64_t rg = std::clamp<int64_t>(8 / ntile, 1, rows);
   const Blocks rgroups(rows, rg);  // groups of near-equal size, so the threads stay balanced
   const int64_t ngroups = rgroups.count;
-  const int64_t nkc = std::min<int64_t>(nkb, std::max<int64_t>(1, 8 / (ngroups * G)));
-  const int64_t kper = (nkb + nkc - 1) / nkc;
-  const int64_t tasks = ngroups * G * nkc;
+  // About 16 tasks or more, so two or three threads split them within a few percent.
+  const int64_t units = ngroups * G;
+  const int64_t nkc = std::min<int64_t>(nkb, (16 + units - 1) / units);
+  const Blocks kchunks(nkb, (nkb + nkc - 1) / nkc);
+  const int64_t tasks = ngroups * G * kchunks.count;
   const int64_t span_max = (WB - 1) * p.stride_w + (p.S - 1) * p.dil_w + 1;
 
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t kc = task % nkc, g = (task / nkc) % G, grp = task / (nkc * G);
-    const int64_t kb0 = kc * kper, kb1 = std::min(nkb, kb0 + kper);
+    const int64_t nkc_ = kchunks.count;
+    const int64_t kc = task % nkc_, g = (task / nkc_) % G, grp = task / (nkc_ * G);
+    const int64_t kb0 = kchunks.start(kc), kb1 = kchunks.start(kc + 1);
     const int64_t row0 = rgroups.start(grp), row1 = rgroups.start(grp + 1);
     float* buf = nullptr;
     Tile t;
