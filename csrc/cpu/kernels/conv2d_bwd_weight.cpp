@@ -36,6 +36,8 @@ constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
 constexpr int kMCmax = 8;
 
 
+constexpr int64_t kPixMax = 256;  // pixels per block (most)
+
 // Row stride for a panel of n floats per row: whole vectors; when tiles read only a slice of
 // each row (sliced) and the stride is a multiple of 4 cache lines, one more line, else a
 // block's slice would fall into a few cache sets.
@@ -143,6 +145,56 @@ void pack_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t 
   }
 }
 
+// A run of the block's pixels whose x rows are at xp + i * ldx (i from the run's start).
+struct XRun {
+  int64_t i0, i1;
+  const float* xp;
+  int64_t ldx;
+};
+
+// First layers (a window row of S * C floats, contiguous in x, a few cache lines): pixels
+// whose window lies inside the image read x in place, only the edge pixels are packed into
+// X, and pixels whose filter row r falls in the top/bottom padding are skipped (they add
+// zeros). Each tile then walks the runs in pixel order, so its sums are unchanged.
+int64_t plan_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t np,
+               int64_t r, float* __restrict X, int64_t ldx, XRun* runs) {
+  const int64_t C = p.C, S = p.S;
+  int64_t n = q0 / (p.P * p.Q), oh = q0 / p.Q % p.P, ow = q0 % p.Q, nrun = 0;
+  int kind_prev = -1;  // 0 skip, 1 packed, 2 in place
+  for (int64_t i = 0; i < np; ++i) {
+    const int64_t ih = oh * p.stride_h - p.pad_t + r * p.dil_h;
+    const int64_t iw0 = ow * p.stride_w - p.pad_l;
+    const float* src = x + ((n * p.H + ih) * p.W + iw0) * C;
+    int kind = 2;
+    if (ih < 0 || ih >= p.H) {
+      kind = 0;
+    } else if (iw0 < 0 || iw0 + S > p.W) {
+      kind = 1;
+      const int64_t s0 = std::clamp<int64_t>(-iw0, 0, S);
+      const int64_t s1 = std::clamp<int64_t>(p.W - iw0, s0, S);
+      float* row = X + i * ldx;
+      zero_floats(row, s0 * C);
+      copy_floats(row + s0 * C, src + s0 * C, (s1 - s0) * C);
+      zero_floats(row + s1 * C, (S - s1) * C);
+    }
+    // A new run when the kind changes, or an in-place run reaches a new output row.
+    const bool cont = kind == kind_prev && (kind != 2 || ow != 0);
+    if (!cont) {
+      if (nrun) runs[nrun - 1].i1 = i;
+      if (kind == 1) runs[nrun++] = {i, i, X + i * ldx, ldx};
+      else if (kind == 2) runs[nrun++] = {i, i, src, p.stride_w * C};
+      else runs[nrun++] = {i, i, nullptr, 0};
+      kind_prev = kind;
+    }
+    if (++ow == p.Q) {
+      ow = 0;
+      if (++oh == p.P) oh = 0, ++n;
+    }
+  }
+  runs[nrun - 1].i1 = np;
+  return nrun;
+}
+
 // D[i][k] = dy[q0 + i, g*Kg + k], zero-filled up to whole vectors.
 void pack_dy(const ConvParams& p, const float* __restrict dy, int64_t q0, int64_t np, int64_t g,
              float* __restrict D, int64_t ldd) {
@@ -169,7 +221,10 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
   // in L2 a short block keeps D's K slice in L1; when they don't, a longer one keeps that
   // traffic from becoming the bound (it costs D's slice living in L2 instead).
   const double dw_bytes = 4.0 * p.R * M * Kg * p.groups / nt;
-  const int64_t kPix = dw_bytes > 384e3 ? 256 : 64;
+  const int64_t kPix = dw_bytes > 384e3 ? kPixMax : 64;
+  // Short contiguous window rows (first layers) are read in place; wide ones are packed, as
+  // their 1 KiB-apart pixels would fall into a few cache sets.
+  const bool in_place = p.groups == 1 && p.dil_w == 1 && M <= 96;
 #pragma omp parallel num_threads(nt)
   {
     const int64_t nthr = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -198,6 +253,8 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
         for (int64_t k = t.k0; k < k_end; ++k) d[k] = 0.0f;
       }
     }
+    XRun runs[kPixMax];
+    int64_t nrun = 0;
     for (int64_t q0 = 0; q0 < pixels; q0 += kPix) {
       const int64_t np = std::min(kPix, pixels - q0);
       int64_t packed_g = -1, packed_gr = -1;
@@ -205,11 +262,20 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
         const Task t = decode(task);
         if (t.g != packed_g) pack_dy(p, dy, q0, np, t.g, D, ldd), packed_g = t.g;
         if (t.g * p.R + t.r != packed_gr) {
-          pack_x(p, x, q0, np, t.g, t.r, X, ldx);
+          if (in_place) {
+            nrun = plan_x(p, x, q0, np, t.r, X, ldx, runs);
+          } else {
+            pack_x(p, x, q0, np, t.g, t.r, X, ldx);
+            runs[0] = {0, np, X, ldx}, nrun = 1;
+          }
           packed_gr = t.g * p.R + t.r;
         }
         float* dwp = dw + (t.r * M + t.j0) * K + t.g * Kg + t.k0;
-        kDw[t.mc - 1][t.nv - 1][t.kt < VL](X + t.j0, ldx, D + t.k0, ldd, np, dwp, K, t.kt);
+        const DwFn fn = kDw[t.mc - 1][t.nv - 1][t.kt < VL];
+        for (int64_t u = 0; u < nrun; ++u)
+          if (runs[u].xp)
+            fn(runs[u].xp + t.j0, runs[u].ldx, D + runs[u].i0 * ldd + t.k0, ldd,
+               runs[u].i1 - runs[u].i0, dwp, K, t.kt);
       }
     }
   }
