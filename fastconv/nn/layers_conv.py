@@ -30,6 +30,11 @@ def _unactivate(layer, dy: np.ndarray, y: np.ndarray, relu: bool) -> np.ndarray:
     return F.relu_backward(dy, y) if relu else dy
 
 
+def _keep_output(layer, y: np.ndarray, relu: bool) -> np.ndarray | None:
+    """The output, if the activation's backward needs it (a linear layer saves only x)."""
+    return y if relu or layer.activation != "linear" else None
+
+
 class Conv2D(Layer):
     """2-D convolution, NHWC input, HWIO kernel ``(kh, kw, C // groups, filters)``.
 
@@ -90,7 +95,7 @@ class Conv2D(Layer):
         b = self.bias.value if self.bias is not None else None
         y = F.conv2d(x, self.kernel.value, b, relu=relu, **self.conv_args())
         y = _activate(self, y)
-        return y, (x, y, relu)
+        return y, (x, _keep_output(self, y, relu), relu)
 
     def _backward(self, dy, ctx, need_dx):
         x, y, relu = ctx
@@ -137,7 +142,7 @@ class Dense(Layer):
         relu = relu or self.activation == "relu"
         b = self.bias.value if self.bias is not None else None
         y = _activate(self, F.dense(x, self.kernel.value, b, relu=relu))
-        return y, (x, y, relu)
+        return y, (x, _keep_output(self, y, relu), relu)
 
     def _backward(self, dy, ctx, need_dx):
         x, y, relu = ctx

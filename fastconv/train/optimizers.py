@@ -11,6 +11,7 @@ the learning rate scaled by (1 - beta).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -134,16 +135,23 @@ class Adam(Optimizer):
         m, v = self._slots(p, "m", "v")
         st = self._state[id(p)]
         t = st["t"] = st.get("t", 0) + 1  # per parameter: a late-unfrozen layer starts fresh
+        # in place, one scratch array: ResNet-50's 25 M parameters make every temporary count
+        tmp = np.multiply(g, 1 - self.beta1, dtype=m.dtype)
         m *= self.beta1
-        m += (1 - self.beta1) * g
+        m += tmp
+        np.multiply(g, g, out=tmp, casting="same_kind")
+        tmp *= 1 - self.beta2
         v *= self.beta2
-        v += (1 - self.beta2) * g * g
-        m_hat = m / (1 - self.beta1 ** t)
-        v_hat = v / (1 - self.beta2 ** t)
-        step = lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        v += tmp
+        # lr * m_hat / (sqrt(v_hat) + eps), the bias corrections folded into scalars
+        np.sqrt(v, out=tmp)
+        tmp *= 1 / math.sqrt(1 - self.beta2 ** t)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1 - self.beta1 ** t)
         if self.decoupled and self.weight_decay:
-            step = step + lr * self.weight_decay * p.value
-        p.value -= step.astype(p.value.dtype, copy=False)
+            tmp += (lr * self.weight_decay) * p.value
+        p.value -= tmp
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": lambda: SGD(0.01, momentum=0.9), "rmsprop": RMSProp,
