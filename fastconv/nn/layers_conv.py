@@ -20,8 +20,12 @@ def _default_init(activation: str, init: str | None) -> str:
 
 
 def _activate(layer, y: np.ndarray) -> np.ndarray:
-    """Apply a non-ReLU activation (ReLU is fused into the op)."""
-    return y if layer.activation in ("linear", "relu") else ACTIVATIONS[layer.activation][0](y)
+    """Apply a non-ReLU activation (ReLU is fused into the op) to the op's fresh output."""
+    if layer.activation in ("linear", "relu"):
+        return y
+    if layer.activation == "tanh" and y.dtype.kind == "f":
+        return np.tanh(y, out=y)  # y is ours (the op just made it): no second array
+    return ACTIVATIONS[layer.activation][0](y)
 
 
 def _unactivate(layer, dy: np.ndarray, y: np.ndarray, relu: bool) -> np.ndarray:

@@ -50,8 +50,13 @@ class Optimizer:
         return g
 
     def _slots(self, p, *names: str) -> list[np.ndarray]:
-        st = self._state.setdefault(id(p), {})
-        return [st.setdefault(n, np.zeros_like(p.value)) for n in names]
+        st = self._state.get(id(p))
+        if st is None:
+            st = self._state[id(p)] = {}
+        for n in names:  # not setdefault: that would allocate a zeros array every step
+            if n not in st:
+                st[n] = np.zeros_like(p.value)
+        return [st[n] for n in names]
 
     def step(self, params: Iterable) -> None:
         """One update of every trainable parameter that has a gradient."""
