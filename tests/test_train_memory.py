@@ -108,3 +108,18 @@ def test_pool_footprint_stays_near_the_live_peak():
     assert 37 <= peak <= 40  # one 37 MiB array (rounded to its size class) at a time
     assert worst <= peak * 17 / 16 + 1
     assert int(out[2]) <= peak * 2**20 / 16  # the last size came back from the cache
+
+
+def test_training_forward_drops_the_folded_inference_weights():
+    nn.set_seed(0)
+    model = tiny_resnet()
+    x = np.random.default_rng(0).standard_normal((2, 6, 6, 3)).astype(np.float32)
+    before = model.predict(x)
+    folded = [s for s in model._plan(False).steps if s.bn is not None]
+    assert folded and all(s.folded is not None for s in folded)
+    model(x, training=True)
+    assert all(s.folded is None for s in folded)
+    fused = model.predict(x)  # folded again, from the updated running statistics
+    assert not np.allclose(fused, before)
+    model.fuse = False
+    np.testing.assert_allclose(fused, model.predict(x), rtol=1e-4, atol=1e-5)

@@ -114,6 +114,7 @@ class Plan:
                 cur = nxt.output
             step.out = slot(cur)
             self.steps.append(step)
+        self.folded_steps = [s for s in self.steps if s.bn is not None]
         self.n_slots = len(slots)
         self.n_inputs = len(inputs)
         self.outputs = [slots[id(t)] for t in outputs]
@@ -125,6 +126,11 @@ class Plan:
         keep = set(self.outputs)
         self.frees = [[j for j in set(s.ins) if last[j] == i and j not in keep]
                       for i, s in enumerate(self.steps)]
+
+    def drop_folded(self) -> None:
+        """Forget the folded inference weights (training is about to make them stale)."""
+        for step in self.folded_steps:
+            step.folded, step.fold_gen = None, -1
 
     def forward(self, xs: list, training: bool) -> tuple[list, list | None]:
         vals: list = [None] * self.n_slots

@@ -139,6 +139,8 @@ class Model:
         if training:
             touch()
             self._ctxs = None  # the last step's saved tensors go before this forward's arrive
+            for plan in self._plans.values():  # BN-folded inference weights (a copy of every
+                plan.drop_folded()            # conv kernel) would go stale anyway
         plan = self._plan(bool(training))
         ys, ctxs = plan.forward(xs, bool(training))
         if training:  # an inference forward in between does not spoil the next backward
