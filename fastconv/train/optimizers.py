@@ -132,16 +132,26 @@ class Adam(Optimizer):
                 raise ValueError(f"{name}: must be in [0, 1), got {b}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled = bool(decoupled)
+        self._buffers: dict[np.dtype, np.ndarray] = {}
 
     def _grad(self, p):
         return p.grad if self.decoupled else super()._grad(p)
+
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        """A scratch array shaped like `like`, a view of one buffer grown to the largest."""
+        buf = self._buffers.get(like.dtype)
+        if buf is None or buf.size < like.size:
+            buf = self._buffers[like.dtype] = np.empty(like.size, like.dtype)
+        return buf[:like.size].reshape(like.shape)
 
     def _update(self, p, g, lr):
         m, v = self._slots(p, "m", "v")
         st = self._state[id(p)]
         t = st["t"] = st.get("t", 0) + 1  # per parameter: a late-unfrozen layer starts fresh
-        # in place, one scratch array: ResNet-50's 25 M parameters make every temporary count
-        tmp = np.multiply(g, 1 - self.beta1, dtype=m.dtype)
+        # in place, in one reused scratch array: ResNet-50's 25 M parameters make every fresh
+        # temporary count (an allocation and its page faults per parameter per step)
+        tmp = self._scratch(m)
+        np.multiply(g, 1 - self.beta1, out=tmp, casting="same_kind")
         m *= self.beta1
         m += tmp
         np.multiply(g, g, out=tmp, casting="same_kind")
