@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import check_elements
+from ._args import MAX_ELEMENTS, check_elements
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -15,6 +15,10 @@ def array(x: object, name: str, ndim: int | None = None, *, dtype: object = None
     Non-contiguous inputs are copied; read-only inputs are fine (inputs are never written).
     Integer, bool, complex and object arrays raise TypeError naming the argument.
     """
+    if (type(x) is np.ndarray and x.flags.c_contiguous and 0 < x.size <= MAX_ELEMENTS
+            and (ndim is None or x.ndim == ndim)
+            and (x.dtype == dtype if dtype is not None else x.dtype in FLOAT_DTYPES)):
+        return x  # the common case, checked cheaply (ops run per layer per training step)
     if not isinstance(x, np.ndarray):
         if hasattr(x, "__cuda_array_interface__"):
             raise TypeError(f"{name}: GPU arrays need the 'cuda' backend")

@@ -117,3 +117,26 @@ def test_public_functions_on_numpy_backend_keep_float64(rng):
         assert fc.avg_pool2d(x, out=out) is out
         np.testing.assert_allclose(out, fc.reference.avg_pool2d(x), rtol=1e-6)
     assert fc.max_pool2d(x).dtype == np.float32  # cpu backend computes in float32
+
+
+def test_repeated_calls_still_validate(rng):
+    """The per-shape geometry caches (conv2d_backward, pooling) skip only re-checking the
+    hyper-parameters of a call that validated; every argument is still checked."""
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    dy = np.ones((2, 4, 4, 4), np.float32)
+    for _ in range(2):
+        fc.conv2d_backward(dy, x, w)
+        fc.avg_pool2d_backward(np.ones((2, 3, 3, 3), np.float32), x, 2)
+        fc.max_pool2d(x, 2, stride=None)
+    with pytest.raises(ValueError, match="dy: expected shape"):
+        fc.conv2d_backward(dy[:, :3], x, w)
+    with pytest.raises(ValueError, match="dy: expected shape"):
+        fc.avg_pool2d_backward(np.ones((2, 2, 3, 3), np.float32), x, 2)
+    with pytest.raises(ValueError, match="padding"):
+        fc.max_pool2d(x, 2, padding=2)
+    with pytest.raises((TypeError, ValueError)):
+        fc.max_pool2d(x, 2, stride=())
+    with pytest.raises(TypeError, match="float"):
+        fc.conv2d_backward(dy.astype(np.int32), x, w)
+    np.testing.assert_allclose(fc.avg_pool2d(x, 2, stride=None), fc.avg_pool2d(x, 2, stride=2))

@@ -37,6 +37,10 @@ void bind_core(py::module_& m) {
   m.def("pool_cached_bytes", &pool_cached_bytes,
         "bytes of freed output arrays the caching pool keeps for reuse");
   m.def("pool_release", &pool_release, "return the pool's cached blocks to the system");
+  m.def("pool_live_bytes", &pool_live_bytes, "bytes of pooled arrays alive right now");
+  m.def("pool_peak_bytes", &pool_peak_bytes,
+        "the most bytes of pooled arrays alive at once since start or pool_reset_peak()");
+  m.def("pool_reset_peak", &pool_reset_peak, "restart pool_peak_bytes from the live bytes");
 }
 
 }  // namespace fc

@@ -114,10 +114,11 @@ class Plan:
                 cur = nxt.output
             step.out = slot(cur)
             self.steps.append(step)
+        self.folded_steps = [s for s in self.steps if s.bn is not None]
         self.n_slots = len(slots)
         self.n_inputs = len(inputs)
         self.outputs = [slots[id(t)] for t in outputs]
-        # inference frees each value after its last reader
+        # each value is dropped after its last reader (what backward needs lives in the ctxs)
         last: dict[int, int] = {}
         for i, s in enumerate(self.steps):
             for j in s.ins:
@@ -125,6 +126,11 @@ class Plan:
         keep = set(self.outputs)
         self.frees = [[j for j in set(s.ins) if last[j] == i and j not in keep]
                       for i, s in enumerate(self.steps)]
+
+    def drop_folded(self) -> None:
+        """Forget the folded inference weights (training is about to make them stale)."""
+        for step in self.folded_steps:
+            step.folded, step.fold_gen = None, -1
 
     def forward(self, xs: list, training: bool) -> tuple[list, list | None]:
         vals: list = [None] * self.n_slots
@@ -136,13 +142,17 @@ class Plan:
             vals[step.out] = y
             if ctxs is not None:
                 ctxs.append(ctx)
-            else:
-                for j in self.frees[i]:
-                    vals[j] = None
+            for j in self.frees[i]:
+                vals[j] = None
         return [vals[j] for j in self.outputs], ctxs
 
     def backward(self, dys: list, ctxs: list, input_grad: bool) -> list:
-        """Gradients of the inputs (None entries if not asked); sets parameter grads."""
+        """Gradients of the inputs (None entries if not asked); sets parameter grads.
+
+        Consumes ``ctxs``: each step's saved tensors are dropped (set to None) as soon as its
+        backward ran, and each gradient as soon as its producer consumed it, so memory falls
+        during backward instead of holding every activation until the end.
+        """
         req = [input_grad] * self.n_inputs + [False] * (self.n_slots - self.n_inputs)
         for step in self.steps:  # which values carry a gradient we need
             req[step.out] = (any(req[j] for j in step.ins)
@@ -152,13 +162,16 @@ class Plan:
             if dy is not None:
                 grads[j] = dy if grads[j] is None else F.add(grads[j], dy)
         seen: set[int] = set()
-        for step, ctx in zip(reversed(self.steps), reversed(ctxs), strict=False):
+        for i in range(len(self.steps) - 1, -1, -1):
+            step, ctx = self.steps[i], ctxs[i]
+            ctxs[i] = None
             dy = grads[step.out]
             grads[step.out] = None
             if dy is None or not req[step.out]:
                 continue
             need_dx = any(req[j] for j in step.ins)
             dx, pgrads = step.layer._backward(dy, ctx, need_dx)
+            dy = ctx = None
             for p, g in zip(step.layer._params, pgrads, strict=False):
                 if g is not None:
                     p.grad = g if id(p) not in seen else p.grad + g  # a shared layer sums
@@ -168,4 +181,5 @@ class Plan:
             for j, d in zip(step.ins, dx if step.layer.multi_input else [dx], strict=False):
                 if d is not None and req[j]:
                     grads[j] = d if grads[j] is None else F.add(grads[j], d)
+            dx = d = None  # a summed gradient's parts go now, not after the next layer
         return grads[:self.n_inputs]

@@ -162,10 +162,12 @@ class Layer:
         return y
 
     def backward(self, dy):
-        """dL/dx from dL/dy of the last forward; sets (overwrites) the parameters' grads."""
+        """dL/dx from dL/dy of the last forward; sets (overwrites) the parameters' grads.
+        Frees what the forward saved: one backward per forward."""
         if self._ctx is None:
             raise RuntimeError(f"{self.name}: backward before forward")
-        dx, grads = self._backward(dy, self._ctx, True)
+        ctx, self._ctx = self._ctx, None  # the saved tensors go with this backward
+        dx, grads = self._backward(dy, ctx, True)
         for p, g in zip(self._params, grads, strict=False):
             p.grad = g
         touch()

@@ -20,14 +20,23 @@ def _default_init(activation: str, init: str | None) -> str:
 
 
 def _activate(layer, y: np.ndarray) -> np.ndarray:
-    """Apply a non-ReLU activation (ReLU is fused into the op)."""
-    return y if layer.activation in ("linear", "relu") else ACTIVATIONS[layer.activation][0](y)
+    """Apply a non-ReLU activation (ReLU is fused into the op) to the op's fresh output."""
+    if layer.activation in ("linear", "relu"):
+        return y
+    if layer.activation == "tanh" and y.dtype.kind == "f":
+        return np.tanh(y, out=y)  # y is ours (the op just made it): no second array
+    return ACTIVATIONS[layer.activation][0](y)
 
 
 def _unactivate(layer, dy: np.ndarray, y: np.ndarray, relu: bool) -> np.ndarray:
     if layer.activation not in ("linear", "relu"):
         return ACTIVATIONS[layer.activation][1](dy, y)
     return F.relu_backward(dy, y) if relu else dy
+
+
+def _keep_output(layer, y: np.ndarray, relu: bool) -> np.ndarray | None:
+    """The output, if the activation's backward needs it (a linear layer saves only x)."""
+    return y if relu or layer.activation != "linear" else None
 
 
 class Conv2D(Layer):
@@ -90,7 +99,7 @@ class Conv2D(Layer):
         b = self.bias.value if self.bias is not None else None
         y = F.conv2d(x, self.kernel.value, b, relu=relu, **self.conv_args())
         y = _activate(self, y)
-        return y, (x, y, relu)
+        return y, (x, _keep_output(self, y, relu), relu)
 
     def _backward(self, dy, ctx, need_dx):
         x, y, relu = ctx
@@ -137,7 +146,7 @@ class Dense(Layer):
         relu = relu or self.activation == "relu"
         b = self.bias.value if self.bias is not None else None
         y = _activate(self, F.dense(x, self.kernel.value, b, relu=relu))
-        return y, (x, y, relu)
+        return y, (x, _keep_output(self, y, relu), relu)
 
     def _backward(self, dy, ctx, need_dx):
         x, y, relu = ctx

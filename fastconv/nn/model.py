@@ -138,6 +138,9 @@ class Model:
                                  f"{getattr(a, 'shape', type(a).__name__)}")
         if training:
             touch()
+            self._ctxs = None  # the last step's saved tensors go before this forward's arrive
+            for plan in self._plans.values():  # BN-folded inference weights (a copy of every
+                plan.drop_folded()            # conv kernel) would go stale anyway
         plan = self._plan(bool(training))
         ys, ctxs = plan.forward(xs, bool(training))
         if training:  # an inference forward in between does not spoil the next backward
@@ -155,7 +158,8 @@ class Model:
         """Backpropagate dL/d(outputs) of the last ``forward(training=True)``.
 
         dy: an array, or a list with one entry per output (None for an output without loss).
-        Sets every reached trainable parameter's ``grad`` (others get None). Returns
+        Sets every reached trainable parameter's ``grad`` (others get None). Frees the saved
+        activations as it goes: a second backward needs a new training forward. Returns
         dL/d(input) (a list for several inputs), or None with ``input_grad=False``, which also
         stops backpropagation below the last trainable layer (cheap fine-tuning).
         """
@@ -168,7 +172,8 @@ class Model:
         for p in self.parameters():
             p.grad = None
         touch()
-        dxs = self._ctx_plan.backward(dys, self._ctxs, input_grad)
+        ctxs, self._ctxs = self._ctxs, None  # one backward per forward: it frees as it goes
+        dxs = self._ctx_plan.backward(dys, ctxs, input_grad)
         if not input_grad:
             return None
         return dxs if self._multi_in else dxs[0]

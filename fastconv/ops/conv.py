@@ -134,7 +134,13 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride: obj
     Gradients not asked for (``need_* = False``) come back as None. After a fused ReLU,
     mask dy first with ``relu_backward(dy, y)``.
     """
-    x, w, g = _geometry(x, w, stride, padding, dilation, groups)
+    g = (_cached_geometry(x, w, stride, padding, dilation, groups)
+         if get_backend() == "cpu" else None)  # a layer's repeated call: validated before
+    if g is None:
+        x0, w0 = x, w
+        x, w, g = _geometry(x, w, stride, padding, dilation, groups)
+        if get_backend() == "cpu" and x is x0 and w is w0:
+            _remember_geometry(x, w, stride, padding, dilation, groups, g)
     dy = array(dy, "dy", 4, dtype=compute_dtype())
     same_shape(dy, "dy", g.y_shape)
     return _conv2d_backward(dy, x, w, stride=g.stride, padding=g.pads, dilation=g.dilation,

@@ -9,7 +9,7 @@ from .._args import PaddingArg
 from .._optable import Op, register
 from .._pool_args import PoolGeometry
 from .._validate import array, out_array, same_shape
-from .conv import compute_dtype
+from .conv import _plain, compute_dtype
 
 
 def _pool_bytes(x, pool_size=2, stride=None, padding=0, **_) -> int:
@@ -52,9 +52,24 @@ _global_avg_pool2d_backward = register(Op(
     doc="global average pooling backward"))
 
 
+#: Validated geometries of recent calls, keyed by shape and plain hyper-parameters (a layer
+#: pools the same shapes every step: LeNet's tiny pools were dominated by re-validation).
+_GEOMETRIES: dict[tuple, PoolGeometry] = {}
+_DEFAULT_STRIDE = object()  # stride=None in a key (no user value can equal it)
+
+
 def _checked(x, pool_size, stride, padding, name="x") -> tuple[np.ndarray, PoolGeometry]:
     x = array(x, name, 4, dtype=compute_dtype())
-    return x, PoolGeometry(x.shape, pool_size, stride, padding)
+    key = (x.shape, _plain(pool_size), _DEFAULT_STRIDE if stride is None else _plain(stride),
+           _plain(padding))
+    g = None if None in key else _GEOMETRIES.get(key)
+    if g is None:
+        g = PoolGeometry(x.shape, pool_size, stride, padding)
+        if None not in key:
+            if len(_GEOMETRIES) >= 512:
+                _GEOMETRIES.clear()
+            _GEOMETRIES[key] = g
+    return x, g
 
 
 def _checked_dy(dy, g: PoolGeometry) -> np.ndarray:

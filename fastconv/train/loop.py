@@ -173,7 +173,10 @@ def fit(model, x, y, *, epochs: int = 1, batch_size: int = 32, validation_data=N
                 stop = True
                 break
             backward(dy)
-            opt.step(model.trainable_parameters())
+            params = model.trainable_parameters()
+            opt.step(params)
+            for p in params:  # like torch's zero_grad(set_to_none=True): no gradients are
+                p.grad = None  # held through the next forward, the step's memory peak
             main = out[0] if isinstance(out, (list, tuple)) else out
             n = len(xb)
             seen += n

@@ -4,6 +4,7 @@
 // column), so no zeroing pass, no atomics, and bitwise the same at any thread count.
 #include <algorithm>
 
+#include "cpu/memory.h"
 #include "cpu/pool.h"
 #include "cpu/threads.h"
 #include "lanes.h"
@@ -11,6 +12,9 @@
 
 namespace fc {
 namespace FC_ISA_NS {
+
+constexpr int kAvgScaleSlot = 59;  // fc::workspace slot of the backward's window scales
+constexpr int64_t kFewChannels = 16;  // fewer channels: the channel loop goes innermost
 
 void avg_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __restrict y) {
   const int64_t C = p.C, W = p.W, rows = p.N * p.P;
@@ -27,6 +31,14 @@ void avg_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __res
       const float inv = 1.0f / (p.count_include_pad ? area : float(nr * ns));
       const float* xw = x + ((n * p.H + wr.ih0 + wr.r0) * W + wc.iw0 + wc.s0) * C;
       float* yp = y + (row * p.Q + ow) * C;
+      if (C < kFewChannels) {  // taps outside, channels inside: the same sums, one pass
+        float acc[kFewChannels] = {};
+        for (int64_t r = 0; r < nr; ++r)
+          for (int64_t s = 0; s < ns; ++s)
+            for (int64_t c = 0; c < C; ++c) acc[c] += xw[(r * W + s) * C + c];
+        for (int64_t c = 0; c < C; ++c) yp[c] = acc[c] * inv;
+        continue;
+      }
       for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         auto acc = vsplat<L>(0.0f);
@@ -43,6 +55,17 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __re
   const int64_t C = p.C, W = p.W, rows = p.N * p.H;
   const float area = float(p.KH * p.KW);
   const bool nt = stream_rows(dx, rows * W * C, C);
+  // 1 / count of every window, computed once: the per-pixel loop below runs once per channel
+  // (vector) chunk, and with few channels (LeNet: 6) the window geometry dominated it.
+  float* inv = workspace(kAvgScaleSlot, size_t(p.P * p.Q));
+  for (int64_t oh = 0; oh < p.P; ++oh) {
+    const WindowRows wr = window_rows(p, oh);
+    for (int64_t ow = 0; ow < p.Q; ++ow) {
+      const WindowCols wc = window_cols(p, ow);
+      const float cnt = p.count_include_pad ? area : float((wr.r1 - wr.r0) * (wc.s1 - wc.s0));
+      inv[oh * p.Q + ow] = 1.0f / cnt;
+    }
+  }
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / p.H, ih = row % p.H;
@@ -55,18 +78,24 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __re
       while (ow_lo < p.Q && ow_lo * p.stride_w - p.pad_l + p.KW <= iw) ++ow_lo;
       while (ow_hi + 1 < p.Q && (ow_hi + 1) * p.stride_w - p.pad_l <= iw) ++ow_hi;
       float* d = dx + (row * W + iw) * C;
+      if (C < kFewChannels) {  // windows outside, channels inside: the same sums, one pass
+        float acc[kFewChannels] = {};
+        for (int64_t oh = oh_lo; oh <= oh_hi; ++oh) {
+          const float* g = dy + (n * p.P + oh) * p.Q * C;
+          const float* sc = inv + oh * p.Q;
+          for (int64_t ow = ow_lo; ow <= ow_hi; ++ow)
+            for (int64_t c = 0; c < C; ++c) acc[c] += g[ow * C + c] * sc[ow];
+        }
+        for (int64_t c = 0; c < C; ++c) d[c] = acc[c];
+        continue;
+      }
       for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         auto acc = vsplat<L>(0.0f);
         for (int64_t oh = oh_lo; oh <= oh_hi; ++oh) {
-          const WindowRows wr = window_rows(p, oh);
           const float* g = dy + (n * p.P + oh) * p.Q * C + c;
-          for (int64_t ow = ow_lo; ow <= ow_hi; ++ow) {
-            const WindowCols wc = window_cols(p, ow);
-            const float cnt = p.count_include_pad ? area
-                                                  : float((wr.r1 - wr.r0) * (wc.s1 - wc.s0));
-            acc += vload<L>(g + ow * C) * (1.0f / cnt);
-          }
+          const float* sc = inv + oh * p.Q;
+          for (int64_t ow = ow_lo; ow <= ow_hi; ++ow) acc += vload<L>(g + ow * C) * sc[ow];
         }
         vput<L>(nt, d + c, acc);
       });
