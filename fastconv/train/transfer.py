@@ -105,9 +105,9 @@ def transfer_digits(*, source_classes: Sequence[int] = (0, 1, 2, 3, 4),
     ``2`` also the pretraining progress bars.
 
     Measured with the defaults (1.000 on held-out 0-4 after pretraining; test accuracy on
-    the ~440 other images of the evaluation pool, mean and min-max over 8 draws; 340 s on 2
-    heavily shared cores, 60 s of it pretraining, and 200 s with OPENBLAS_NUM_THREADS=1, the
-    same numbers: NumPy's threaded BLAS in the Dense layers loses on busy cores):
+    the ~440 other images of the evaluation pool, mean and min-max over 8 draws; 202 s on 2
+    heavily shared cores at low priority, 59 s of it pretraining; the same numbers with
+    Dense on NumPy's BLAS and on fastconv's own dense kernels):
 
     ============  ======================  ===================  =======================  =========
     images/class  transfer (frozen conv)  scratch              lr (transfer / scratch)  draws won
