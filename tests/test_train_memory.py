@@ -88,7 +88,7 @@ def test_pool_live_bytes_follow_arrays():
     assert _C.pool_live_bytes() == live
 
 
-def test_pool_footprint_stays_near_the_live_peak():
+def test_pool_footprint_stays_near_the_live_peak(tmp_path):
     """A fresh process allocates and frees one array at a time, each of a new size class:
     a cache that kept every class would hold their sum, this one about the largest."""
     code = (
@@ -102,8 +102,9 @@ def test_pool_footprint_stays_near_the_live_peak():
         "y = fastconv.relu(np.ones((37 << 18,), np.float32))\n"
         "hit = _C.pool_cached_bytes()\n"
         "print(worst / 2**20, _C.pool_peak_bytes() / 2**20, hit)\n")
+    # cwd away from the checkout: from its root, `import fastconv` finds the unbuilt sources
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+                         check=True, cwd=tmp_path).stdout.split()
     worst, peak = float(out[0]), float(out[1])
     assert 37 <= peak <= 40  # one 37 MiB array (rounded to its size class) at a time
     assert worst <= peak * 17 / 16 + 1
