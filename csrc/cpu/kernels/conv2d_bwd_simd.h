@@ -91,6 +91,19 @@ static inline void keep_in_register(vf& v) {
 #endif
 }
 
+// acc[i][v] += s[i * ss] * d[v]: the rank-1 update of the broadcast-FMA tiles, one broadcast
+// feeding NV FMAs (kept in a register, not folded into NV memory-operand FMAs).
+template <int MR, int NV>
+static inline void bcast_fma(vf (&acc)[MR][NV], const float* s, int64_t ss, const vf (&d)[NV]) {
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    vf b = vbcast(s[i * ss]);
+    keep_in_register(b);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] += b * d[v];
+  }
+}
+
 // Horizontal sum in a fixed (tree) order.
 static inline float vsum(vf v) {
 #if defined(FC_ISA_avx512)

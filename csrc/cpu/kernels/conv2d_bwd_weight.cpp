@@ -63,13 +63,7 @@ void dw_tile(const float* __restrict xp, int64_t ldx, const float* __restrict dp
     vf d[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) d[v] = vload(dq + v * VL);
-#pragma GCC unroll 8
-    for (int i = 0; i < MC; ++i) {
-      vf b = vbcast(xq[i]);
-      keep_in_register(b);  // one broadcast feeding NV FMAs, not NV memory-operand FMAs
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += b * d[v];
-    }
+    bcast_fma(acc, xq, 1, d);
   } while (++q < np);
 #pragma GCC unroll 8
   for (int i = 0; i < MC; ++i)
@@ -109,6 +103,17 @@ inline void zero_floats(float* dst, int64_t n) {
   if (k < n) vstore_n(dst + k, vf{}, int(n - k));
 }
 
+// row[0 .. S*C) = the window of S whole pixels starting at column iw0 of the image row xr,
+// zeros where it hangs over the left/right padding.
+inline void pack_window(float* __restrict row, const float* __restrict xr, int64_t iw0,
+                        int64_t S, int64_t C, int64_t W) {
+  const int64_t s0 = std::clamp<int64_t>(-iw0, 0, S);
+  const int64_t s1 = std::clamp<int64_t>(W - iw0, s0, S);
+  zero_floats(row, s0 * C);
+  copy_floats(row + s0 * C, xr + (iw0 + s0) * C, (s1 - s0) * C);
+  zero_floats(row + s1 * C, (S - s1) * C);
+}
+
 // X[i][s*Cg + c] = x[n, ih, iw, g*Cg + c] for the pixels q0.. of the block, filter row r.
 void pack_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t np, int64_t g,
             int64_t r, float* __restrict X, int64_t ldx) {
@@ -125,11 +130,7 @@ void pack_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t 
       const float* xr = x + (n * p.H + ih) * p.W * p.C + g * Cg;
       const int64_t iw0 = ow * p.stride_w - p.pad_l;
       if (contiguous) {
-        const int64_t s0 = std::clamp<int64_t>(-iw0, 0, S);
-        const int64_t s1 = std::clamp<int64_t>(p.W - iw0, s0, S);
-        zero_floats(row, s0 * Cg);
-        copy_floats(row + s0 * Cg, xr + (iw0 + s0) * p.C, (s1 - s0) * Cg);
-        zero_floats(row + s1 * Cg, (S - s1) * Cg);
+        pack_window(row, xr, iw0, S, Cg, p.W);  // Cg == C here
       } else {
         for (int64_t s = 0; s < S; ++s) {
           const int64_t iw = iw0 + s * p.dil_w;
@@ -164,25 +165,20 @@ int64_t plan_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64
   for (int64_t i = 0; i < np; ++i) {
     const int64_t ih = oh * p.stride_h - p.pad_t + r * p.dil_h;
     const int64_t iw0 = ow * p.stride_w - p.pad_l;
-    const float* src = x + ((n * p.H + ih) * p.W + iw0) * C;
+    const float* xr = x + (n * p.H + ih) * p.W * C;  // the image row (used when ih is inside)
     int kind = 2;
     if (ih < 0 || ih >= p.H) {
       kind = 0;
     } else if (iw0 < 0 || iw0 + S > p.W) {
       kind = 1;
-      const int64_t s0 = std::clamp<int64_t>(-iw0, 0, S);
-      const int64_t s1 = std::clamp<int64_t>(p.W - iw0, s0, S);
-      float* row = X + i * ldx;
-      zero_floats(row, s0 * C);
-      copy_floats(row + s0 * C, src + s0 * C, (s1 - s0) * C);
-      zero_floats(row + s1 * C, (S - s1) * C);
+      pack_window(X + i * ldx, xr, iw0, S, C, p.W);
     }
     // A new run when the kind changes, or an in-place run reaches a new output row.
     const bool cont = kind == kind_prev && (kind != 2 || ow != 0);
     if (!cont) {
       if (nrun) runs[nrun - 1].i1 = i;
       if (kind == 1) runs[nrun++] = {i, i, X + i * ldx, ldx};
-      else if (kind == 2) runs[nrun++] = {i, i, src, p.stride_w * C};
+      else if (kind == 2) runs[nrun++] = {i, i, xr + iw0 * C, p.stride_w * C};
       else runs[nrun++] = {i, i, nullptr, 0};
       kind_prev = kind;
     }

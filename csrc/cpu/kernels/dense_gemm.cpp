@@ -49,13 +49,7 @@ void fwd_tile(const float* __restrict x, int64_t ldx, const float* __restrict w,
     vf d[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) d[v] = load_k(w + c * ldw, v, NV, kt);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      vf s = vbcast(x[i * ldx + c]);
-      keep_in_register(s);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += s * d[v];
-    }
+    bcast_fma(acc, x + c, ldx, d);
   }
   const vf zero = {};
 #pragma GCC unroll 8
@@ -77,13 +71,7 @@ void dw_tile(const float* __restrict x, int64_t ldx, const float* __restrict dy,
     vf d[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) d[v] = load_k(dy + n * ldd, v, NV, kt);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      vf s = vbcast(x[n * ldx + i]);
-      keep_in_register(s);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += s * d[v];
-    }
+    bcast_fma(acc, x + n * ldx, 1, d);
   }
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
