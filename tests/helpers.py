@@ -6,6 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+#: Winograd F(4x4, 3x3) error bound, relative to max|y| (measured: ~5e-6 on these shapes).
+WINOGRAD_TOL = 1e-4
+
 
 def numerical_grad(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central differences of scalar f() with respect to x (modified in place, restored)."""

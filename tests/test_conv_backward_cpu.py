@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import assert_close, numerical_grad
+from helpers import WINOGRAD_TOL, assert_close, numerical_grad
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import arrays, conv_cases, seeds
@@ -84,6 +84,8 @@ THREAD_SHAPES = [
     (4, 11, 13, 40, 20, 5, 3, (2, 3), ((2, 1), (0, 2)), 1),
     (6, 17, 17, 12, 18, 3, 3, 1, 1, 3),
     (16, 40, 40, 16, 16, 3, 3, 1, 1, 16),
+    (2, 20, 20, 16, 24, 3, 3, 1, 1, 1),  # "auto" dx: Winograd forward of dy
+    (2, 12, 12, 32, 48, 1, 1, 1, 0, 1),  # "auto" dx: the 1x1 GEMM
 ]
 
 
@@ -176,3 +178,43 @@ def test_conv2d_backward_gil_released_threads_agree():
     for res in results:
         for a, e in zip(res, expected, strict=True):
             assert np.array_equal(a, e)
+
+
+def _rotated(w):
+    """dx = conv2d(dy, _rotated(w), padding=R-1-pad) for a stride-1 layer."""
+    return np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+
+
+@pytest.mark.parametrize("pad", [1, 0, ((1, 0), (0, 1))])
+def test_conv2d_backward_dx_runs_winograd_forward(isa, pad, monkeypatch):
+    fc.set_isa(isa)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 21, 19, 32)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, 32, 24)) / 17).astype(np.float32)
+    geo = fc._args.ConvGeometry(x.shape, w.shape, 1, pad, 1, 1)
+    dy = rng.standard_normal(geo.y_shape).astype(np.float32)
+    (t, b), (l, r) = geo.pads
+    dx = fc.conv2d_backward(dy, x, w, padding=pad, need_dw=False, need_db=False)[0]
+    back_pad = ((2 - t, 2 - b), (2 - l, 2 - r))
+    assert np.array_equal(dx, fc.conv2d(dy, _rotated(w), padding=back_pad, algo="winograd"))
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), padding=pad)[0]
+    assert np.abs(dx - ref).max() / np.abs(ref).max() < WINOGRAD_TOL
+    monkeypatch.setenv("FASTCONV_WINOGRAD", "0")  # the same switch turns it off
+    off = fc.conv2d_backward(dy, x, w, padding=pad, need_dw=False, need_db=False)[0]
+    forced = _C.conv2d_backward(dy, x, w, (1, 1), (t, b, l, r), (1, 1), 1, True, False, False,
+                                "cvec")[0]
+    assert np.array_equal(off, forced)
+
+
+def test_conv2d_backward_dx_runs_1x1_gemm(isa):
+    fc.set_isa(isa)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 9, 7, 40)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 40, 33)).astype(np.float32)
+    dy = rng.standard_normal((3, 9, 7, 33)).astype(np.float32)
+    dx = fc.conv2d_backward(dy, x, w, need_dw=False, need_db=False)[0]
+    assert np.array_equal(dx, fc.conv2d(dy, _rotated(w), algo="gemm1x1"))
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64))[0]
+    assert_close(dx, ref, rtol=1e-5, atol=1e-5 * 33 ** 0.5)

@@ -1,6 +1,10 @@
 #include "conv2d_backward.h"
 
+#include <algorithm>
+
 #include "common.h"
+#include "memory.h"
+#include "threads.h"
 
 namespace fc {
 
@@ -37,6 +41,36 @@ void pick(const ConvParams& p, const std::string& algo, DataAlgo& da, WeightAlgo
   }
 }
 
+// dx of a stride-1 undilated ungrouped layer is the forward convolution of dy with the filter
+// rotated by 180 degrees, C and K swapped, padded by R-1-pad. When "auto" would run that
+// forward as Winograd or as the 1x1 GEMM, those beat the dx tiles (2x on 56x56x64 3x3 layers),
+// so dx runs there: same algorithm switch (FASTCONV_WINOGRAD=0), same error.
+bool dx_as_forward(const ConvParams& p, ConvParams& t) {
+  if (p.groups != 1 || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 ||
+      p.pad_t >= p.R || p.pad_b >= p.R || p.pad_l >= p.S || p.pad_r >= p.S)
+    return false;
+  t = ConvParams{};
+  t.N = p.N, t.H = p.P, t.W = p.Q, t.C = p.K, t.K = p.C, t.R = p.R, t.S = p.S;
+  t.pad_t = p.R - 1 - p.pad_t, t.pad_b = p.R - 1 - p.pad_b;
+  t.pad_l = p.S - 1 - p.pad_l, t.pad_r = p.S - 1 - p.pad_r;
+  t.finalize();
+  const std::string name = conv2d_forward_choose(t).name;
+  return t.P == p.H && t.Q == p.W && (name == "winograd" || name == "gemm1x1");
+}
+
+// wt[r][s][k][c] = w[R-1-r][S-1-s][c][k], in 16 x 16 blocks (each a 1 KiB read and write).
+void rotate_swap(const ConvParams& p, const float* w, float* wt) {
+  const int64_t RS = p.R * p.S, C = p.C, K = p.K, cb = (C + 15) / 16, kb = (K + 15) / 16;
+#pragma omp parallel for num_threads(RS * C * K < (1 << 18) ? 1 : num_threads()) schedule(static)
+  for (int64_t task = 0; task < RS * cb * kb; ++task) {
+    const int64_t rs = task / (cb * kb), c0 = task / kb % cb * 16, k0 = task % kb * 16;
+    const float* src = w + (RS - 1 - rs) * C * K;
+    float* dst = wt + rs * K * C;
+    for (int64_t k = k0; k < std::min(K, k0 + 16); ++k)
+      for (int64_t c = c0; c < std::min(C, c0 + 16); ++c) dst[k * C + c] = src[c * K + k];
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> conv2d_backward_algos() { return {"auto", "cvec", "kdot", "simple"}; }
@@ -50,7 +84,12 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   DataAlgo da;
   WeightAlgo wa;
   pick(p, algo, da, wa);
-  if (dx) {
+  ConvParams t;
+  if (dx && algo == "auto" && dx_as_forward(p, t)) {
+    float* wt = workspace(47, size_t(p.R * p.S * p.C * p.K));
+    rotate_swap(p, w, wt);
+    conv2d_forward(t, dy, wt, nullptr, dx, "auto");
+  } else if (dx) {
     if (da == DataAlgo::cvec) FC_DISPATCH(conv2d_bwd_data_cvec, p, dy, w, dx);
     else if (da == DataAlgo::kdot) FC_DISPATCH(conv2d_bwd_data_kdot, p, dy, w, dx);
     else FC_DISPATCH(conv2d_bwd_data_simple, p, dy, w, dx);
