@@ -86,6 +86,7 @@ THREAD_SHAPES = [
     (16, 40, 40, 16, 16, 3, 3, 1, 1, 16),
     (2, 20, 20, 16, 24, 3, 3, 1, 1, 1),  # "auto" dx: Winograd forward of dy
     (2, 12, 12, 32, 48, 1, 1, 1, 0, 1),  # "auto" dx: the 1x1 GEMM
+    (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 128 tiles, 2 K blocks)
 ]
 
 
@@ -218,3 +219,25 @@ def test_conv2d_backward_dx_runs_1x1_gemm(isa):
     ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                        w.astype(np.float64))[0]
     assert_close(dx, ref, rtol=1e-5, atol=1e-5 * 33 ** 0.5)
+
+
+@pytest.mark.parametrize("pad", [1, 0, ((0, 2), (1, 0))])
+def test_conv2d_backward_dw_runs_winograd(isa, pad, monkeypatch):
+    fc.set_isa(isa)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 35, 33, 40)).astype(np.float32)  # C, K not whole blocks
+    w = rng.standard_normal((3, 3, 40, 70)).astype(np.float32)
+    geo = fc._args.ConvGeometry(x.shape, w.shape, 1, pad, 1, 1)
+    dy = rng.standard_normal(geo.y_shape).astype(np.float32)
+    (t, b), (l, r) = geo.pads
+    dw = fc.conv2d_backward(dy, x, w, padding=pad, need_dx=False, need_db=False)[1]
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), padding=pad)[1]
+    err = np.abs(dw - ref).max() / np.abs(ref).max()
+    assert err < WINOGRAD_TOL
+    monkeypatch.setenv("FASTCONV_WINOGRAD", "0")
+    off = fc.conv2d_backward(dy, x, w, padding=pad, need_dx=False, need_db=False)[1]
+    forced = _C.conv2d_backward(dy, x, w, (1, 1), (t, b, l, r), (1, 1), 1, False, True, False,
+                                "cvec")[1]
+    assert np.array_equal(off, forced)
+    assert np.abs(off - ref).max() / np.abs(ref).max() < err  # the direct sum is tighter

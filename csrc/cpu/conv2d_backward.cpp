@@ -94,7 +94,13 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
     else if (da == DataAlgo::kdot) FC_DISPATCH(conv2d_bwd_data_kdot, p, dy, w, dx);
     else FC_DISPATCH(conv2d_bwd_data_simple, p, dy, w, dx);
   }
-  if (dw) {
+  // dw by Winograd where the forward runs Winograd (same switch, same error class) and the
+  // tiles are enough to pay for its 36 x C x K sums per task.
+  const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
+  if (dw && algo == "auto" && tiles >= 128 &&
+      std::string(conv2d_forward_choose(p).name) == "winograd") {
+    FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw);
+  } else if (dw) {
     if (wa == WeightAlgo::tiled) FC_DISPATCH(conv2d_bwd_weight_tiled, p, dy, x, dw);
     else FC_DISPATCH(conv2d_bwd_weight_simple, p, dy, x, dw);
   }

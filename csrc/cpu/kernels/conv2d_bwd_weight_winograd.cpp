@@ -1,0 +1,231 @@
+// Convolution backward-weight by Winograd F(4x4, 3x3) (3x3, stride 1, dilation 1, groups 1).
+// The forward is y = A^T [(G g G^T) . (B^T d B)] A per 4x4 output tile; it is linear in the
+// filter g, and its transpose gives the filter gradient of one tile:
+//   dw = G^T [(A dy A^T) . (B^T d B)] G
+// with d the tile's 6x6 input patch and dy its 4x4 output gradient. Summed over tiles, the
+// element-wise products become, for each of the 36 positions, a (C x tiles) times (tiles x K)
+// GEMM: 36 multiply-adds per (tile, c, k) instead of the direct sum's 144.
+//
+// Tasks are (channel block, K block, chunk of tiles). A task transforms a block of TB tiles'
+// x patches (its channels) and dy tiles (its K block), then runs the 36 GEMMs into its own
+// 36 x CB x KB sums. Chunks are fixed by the layer's shape, not the thread count; a second
+// pass adds the chunks' sums in chunk order and transforms back, so every dw element comes
+// out of the same arithmetic whatever the thread count.
+//
+// Accuracy: the transforms' constants (up to 8 in A, 5 in B) amplify float32 rounding as in
+// the forward Winograd (~1e-5 of max|dw| on ResNet-like layers, see the tests).
+// FASTCONV_WINOGRAD=0 or algo="cvec" turns it off.
+#include <algorithm>
+
+#include "conv2d_bwd_simd.h"
+#include "cpu/conv2d_backward.h"
+#include "cpu/memory.h"
+
+namespace fc {
+namespace FC_ISA_NS {
+namespace {
+
+using namespace bwd;
+
+constexpr int NV = kRegs == 32 ? 4 : 2;  // K vectors per register tile
+constexpr int MR = 6;                    // channels per register tile
+constexpr int64_t KB = NV * VL;          // K per block (the register tile's width)
+constexpr int64_t CB = 64;               // channels per block
+constexpr int64_t TB = 32;               // tiles per transform block
+
+// r = B^T d: 6 input values to 6 (as the forward's input transform).
+inline void bt_1d(const vf* d, vf* r) {
+  r[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+  r[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
+  r[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
+  r[3] = (d[4] - d[2]) + 2.0f * (d[3] - d[1]);
+  r[4] = (d[4] - d[2]) - 2.0f * (d[3] - d[1]);
+  r[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+}
+
+// u = A q: 4 output gradients to 6 (A^T of the forward's output transform).
+inline void a_1d(const vf* q, vf* u) {
+  const vf e = q[0] + q[2], o = q[1] + q[3];
+  const vf e4 = q[0] + 4.0f * q[2], o8 = 2.0f * q[1] + 8.0f * q[3];
+  u[0] = q[0];
+  u[1] = e + o;
+  u[2] = e - o;
+  u[3] = e4 + o8;
+  u[4] = e4 - o8;
+  u[5] = q[3];
+}
+
+// o = G^T m: 6 sums to 3 filter taps (G of the forward's weight transform).
+inline void gt_1d(const vf* m, vf* o) {
+  const vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+  o[0] = m[0] * 0.25f - a * (1.0f / 6.0f) + c * (1.0f / 24.0f);
+  o[1] = d * (1.0f / 12.0f) - b * (1.0f / 6.0f);
+  o[2] = (c - a) * (1.0f / 6.0f) + m[5];
+}
+
+struct Geo {
+  int64_t TH, TW, ntiles;
+  void tile(int64_t t, int64_t& n, int64_t& oh0, int64_t& ow0) const {
+    n = t / (TH * TW);
+    oh0 = (t / TW) % TH * 4;
+    ow0 = t % TW * 4;
+  }
+};
+
+// V[e][j][c - c0] = (B^T d B)[e] for tile j, channels [c0, c0 + cn). Pixels outside x load
+// zero lanes (a masked load of no lanes touches no memory), so there are no branches.
+void transform_x(const ConvParams& p, const Geo& g, const float* x, int64_t t0, int64_t tb,
+                 int64_t c0, int64_t cn, float* V) {
+  for (int64_t j = 0; j < tb; ++j) {
+    int64_t n, oh0, ow0;
+    g.tile(t0 + j, n, oh0, ow0);
+    const int64_t ih0 = oh0 - p.pad_t, iw0 = ow0 - p.pad_l;
+    bool rok[6], cok[6];
+    int64_t roff[6], coff[6];
+    for (int a = 0; a < 6; ++a) {
+      rok[a] = ih0 + a >= 0 && ih0 + a < p.H;
+      roff[a] = rok[a] ? ((n * p.H + ih0 + a) * p.W) * p.C : 0;
+      cok[a] = iw0 + a >= 0 && iw0 + a < p.W;
+      coff[a] = cok[a] ? (iw0 + a) * p.C : 0;
+    }
+    for (int64_t cl = 0; cl < cn; cl += VL) {
+      const int m = int(std::min<int64_t>(VL, cn - cl));
+      const float* xc = x + c0 + cl;
+      vf t[6][6];
+      for (int b = 0; b < 6; ++b) {
+        vf col[6], r[6];
+        for (int a = 0; a < 6; ++a) col[a] = vload_n(xc + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
+        bt_1d(col, r);
+        for (int a = 0; a < 6; ++a) t[a][b] = r[a];
+      }
+      for (int a = 0; a < 6; ++a) {
+        vf r[6];
+        bt_1d(t[a], r);
+        for (int b = 0; b < 6; ++b) vstore_n(V + ((a * 6 + b) * TB + j) * CB + cl, r[b], m);
+      }
+    }
+  }
+}
+
+// U[e][j][k - k0] = (A dy A^T)[e] for tile j, K [k0, k0 + kn), zero past kn up to KB.
+void transform_dy(const ConvParams& p, const Geo& g, const float* dy, int64_t t0, int64_t tb,
+                  int64_t k0, int64_t kn, float* U) {
+  for (int64_t j = 0; j < tb; ++j) {
+    int64_t n, oh0, ow0;
+    g.tile(t0 + j, n, oh0, ow0);
+    bool rok[4], cok[4];
+    int64_t roff[4], coff[4];
+    for (int a = 0; a < 4; ++a) {
+      rok[a] = oh0 + a < p.P;
+      roff[a] = rok[a] ? ((n * p.P + oh0 + a) * p.Q) * p.K : 0;
+      cok[a] = ow0 + a < p.Q;
+      coff[a] = cok[a] ? (ow0 + a) * p.K : 0;
+    }
+    for (int64_t kl = 0; kl < KB; kl += VL) {
+      const int m = int(std::clamp<int64_t>(kn - kl, 0, VL));
+      const float* dk = dy + k0 + kl;
+      vf t[6][4];
+      for (int b = 0; b < 4; ++b) {
+        vf col[4], u[6];
+        for (int a = 0; a < 4; ++a) col[a] = vload_n(dk + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
+        a_1d(col, u);
+        for (int a = 0; a < 6; ++a) t[a][b] = u[a];
+      }
+      for (int a = 0; a < 6; ++a) {
+        vf u[6];
+        a_1d(t[a], u);
+        for (int b = 0; b < 6; ++b) vstore(U + ((a * 6 + b) * TB + j) * KB + kl, u[b]);
+      }
+    }
+  }
+}
+
+// M[c][0..KB) += sum over j < tb of V[j][c] * U[j][0..KB), for MR rows c (one position).
+template <int R>
+void gemm_rows(const float* __restrict V, const float* __restrict U, int64_t tb,
+               float* __restrict M) {
+  vf acc[R][NV];
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vload(M + i * KB + v * VL);
+  for (int64_t j = 0; j < tb; ++j) {
+    vf d[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) d[v] = vload(U + j * KB + v * VL);
+    bcast_fma<R, NV>(acc, V + j * CB, 1, d);
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) vstore(M + i * KB + v * VL, acc[i][v]);
+}
+
+using GemmFn = void (*)(const float*, const float*, int64_t, float*);
+const GemmFn kGemm[MR] = {&gemm_rows<1>, &gemm_rows<2>, &gemm_rows<3>,
+                          &gemm_rows<4>, &gemm_rows<5>, &gemm_rows<6>};
+
+}  // namespace
+
+void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy, const float* x,
+                                float* dw) {
+  const int64_t C = p.C, K = p.K;
+  const Geo g{(p.P + 3) / 4, (p.Q + 3) / 4, p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4)};
+  const int64_t ncb = (C + CB - 1) / CB, nkb = (K + KB - 1) / KB, blocks = ncb * nkb;
+  const int64_t ntb = (g.ntiles + TB - 1) / TB;
+  // About 16 tasks, from the shape alone: chunks of tiles when there are few (c, k) blocks.
+  const int64_t nck = std::clamp<int64_t>((16 + blocks - 1) / blocks, 1, ntb);
+  const int64_t msize = 36 * CB * KB;  // one task's sums
+  float* part = workspace(48, size_t(nck * blocks * msize));
+  const int nt = threads_for(conv_macs(p));
+
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t task = 0; task < nck * blocks; ++task) {
+    const int64_t chunk = task / blocks, blk = task % blocks;
+    const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
+    const int64_t cn = std::min(CB, C - c0), kn = std::min(KB, K - k0);
+    float* V = workspace(3, size_t(36 * TB * CB));
+    float* U = workspace(4, size_t(36 * TB * KB));
+    float* M = part + task * msize;
+    for (int64_t i = 0; i < msize; ++i) M[i] = 0.0f;
+    for (int64_t b = chunk * ntb / nck; b < (chunk + 1) * ntb / nck; ++b) {
+      const int64_t t0 = b * TB, tb = std::min(TB, g.ntiles - t0);
+      transform_x(p, g, x, t0, tb, c0, cn, V);
+      transform_dy(p, g, dy, t0, tb, k0, kn, U);
+      for (int e = 0; e < 36; ++e)
+        for (int64_t i0 = 0; i0 < cn; i0 += MR)
+          kGemm[std::min<int64_t>(MR, cn - i0) - 1](V + e * TB * CB + i0, U + e * TB * KB, tb,
+                                                   M + (e * CB + i0) * KB);
+    }
+  }
+
+  // Sum the chunks in order and transform back: dw = G^T M G, one (c, K vector) per step.
+  const int64_t RSstride = C * K;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
+    const int64_t cn = std::min(CB, C - c0), kn = std::min(KB, K - k0);
+    for (int64_t c = 0; c < cn; ++c)
+      for (int64_t kl = 0; kl < kn; kl += VL) {
+        vf m[6][6], t[6][3];
+        for (int e = 0; e < 36; ++e) {
+          const float* src = part + blk * msize + (e * CB + c) * KB + kl;
+          vf s = vload(src);
+          for (int64_t ch = 1; ch < nck; ++ch) s += vload(src + ch * blocks * msize);
+          m[e / 6][e % 6] = s;
+        }
+        for (int a = 0; a < 6; ++a) gt_1d(m[a], t[a]);
+        for (int s = 0; s < 3; ++s) {
+          vf col[6], o[3];
+          for (int a = 0; a < 6; ++a) col[a] = t[a][s];
+          gt_1d(col, o);
+          const int w = int(std::min<int64_t>(VL, kn - kl));
+          for (int r = 0; r < 3; ++r)
+            vstore_n(dw + (r * 3 + s) * RSstride + (c0 + c) * K + k0 + kl, o[r], w);
+        }
+      }
+  }
+}
+
+}  // namespace FC_ISA_NS
+}  // namespace fc
