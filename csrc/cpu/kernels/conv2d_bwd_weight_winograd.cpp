@@ -173,8 +173,8 @@ void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy, const floa
   const Geo g{(p.P + 3) / 4, (p.Q + 3) / 4, p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4)};
   const int64_t ncb = (C + CB - 1) / CB, nkb = (K + KB - 1) / KB, blocks = ncb * nkb;
   const int64_t ntb = (g.ntiles + TB - 1) / TB;
-  // About 16 tasks, from the shape alone: chunks of tiles when there are few (c, k) blocks.
-  const int64_t nck = std::clamp<int64_t>((16 + blocks - 1) / blocks, 1, ntb);
+  // About 8 tasks, from the shape alone: chunks of tiles when there are few (c, k) blocks.
+  const int64_t nck = std::clamp<int64_t>((8 + blocks - 1) / blocks, 1, ntb);
   const int64_t msize = 36 * CB * KB;  // one task's sums
   float* part = workspace(48, size_t(nck * blocks * msize));
   const int nt = threads_for(conv_macs(p));
@@ -202,28 +202,29 @@ void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy, const floa
   // Sum the chunks in order and transform back: dw = G^T M G, one (c, K vector) per step.
   const int64_t RSstride = C * K;
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
+  for (int64_t bc = 0; bc < blocks * CB; ++bc) {
+    const int64_t blk = bc / CB, c = bc % CB;
     const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
-    const int64_t cn = std::min(CB, C - c0), kn = std::min(KB, K - k0);
-    for (int64_t c = 0; c < cn; ++c)
-      for (int64_t kl = 0; kl < kn; kl += VL) {
-        vf m[6][6], t[6][3];
-        for (int e = 0; e < 36; ++e) {
-          const float* src = part + blk * msize + (e * CB + c) * KB + kl;
-          vf s = vload(src);
-          for (int64_t ch = 1; ch < nck; ++ch) s += vload(src + ch * blocks * msize);
-          m[e / 6][e % 6] = s;
-        }
-        for (int a = 0; a < 6; ++a) gt_1d(m[a], t[a]);
-        for (int s = 0; s < 3; ++s) {
-          vf col[6], o[3];
-          for (int a = 0; a < 6; ++a) col[a] = t[a][s];
-          gt_1d(col, o);
-          const int w = int(std::min<int64_t>(VL, kn - kl));
-          for (int r = 0; r < 3; ++r)
-            vstore_n(dw + (r * 3 + s) * RSstride + (c0 + c) * K + k0 + kl, o[r], w);
-        }
+    const int64_t kn = std::min(KB, K - k0);
+    if (c0 + c >= C) continue;
+    for (int64_t kl = 0; kl < kn; kl += VL) {
+      vf m[6][6], t[6][3];
+      for (int e = 0; e < 36; ++e) {
+        const float* src = part + blk * msize + (e * CB + c) * KB + kl;
+        vf s = vload(src);
+        for (int64_t ch = 1; ch < nck; ++ch) s += vload(src + ch * blocks * msize);
+        m[e / 6][e % 6] = s;
       }
+      for (int a = 0; a < 6; ++a) gt_1d(m[a], t[a]);
+      for (int s = 0; s < 3; ++s) {
+        vf col[6], o[3];
+        for (int a = 0; a < 6; ++a) col[a] = t[a][s];
+        gt_1d(col, o);
+        const int w = int(std::min<int64_t>(VL, kn - kl));
+        for (int r = 0; r < 3; ++r)
+          vstore_n(dw + (r * 3 + s) * RSstride + (c0 + c) * K + k0 + kl, o[r], w);
+      }
+    }
   }
 }
 
