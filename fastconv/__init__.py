@@ -31,6 +31,7 @@ from .ops.dense import dense, dense_backward
 from .ops.eltwise import add, add_backward, concat, concat_backward, relu, relu_backward
 from .ops.loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
 from .ops.norm import batch_norm, batch_norm_backward, fold_batch_norm
+from .ops.optim import adam_update
 from .ops.pool import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -54,6 +55,7 @@ def __getattr__(name: str):  # lazy: `fastconv.nn` without importing every floor
 
 __all__ = [
     "OPS",
+    "adam_update",
     "add",
     "add_backward",
     "avg_pool2d",

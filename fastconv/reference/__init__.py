@@ -10,6 +10,7 @@ from .dense import dense, dense_backward
 from .eltwise import add, add_backward, concat, concat_backward, relu, relu_backward
 from .loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
 from .norm import batch_norm, batch_norm_backward, fold_batch_norm
+from .optim import adam_update
 from .pool import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -20,6 +21,7 @@ from .pool import (
 )
 
 __all__ = [
+    "adam_update",
     "add",
     "add_backward",
     "avg_pool2d",
