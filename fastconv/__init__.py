@@ -28,7 +28,15 @@ from ._info import info, info_dict
 from ._optable import OPS
 from .ops.conv import conv2d, conv2d_backward
 from .ops.dense import dense, dense_backward
-from .ops.eltwise import add, add_backward, concat, concat_backward, relu, relu_backward
+from .ops.eltwise import (
+    add,
+    add_backward,
+    concat,
+    concat_backward,
+    relu,
+    relu_backward,
+    tanh_backward,
+)
 from .ops.loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
 from .ops.norm import batch_norm, batch_norm_backward, fold_batch_norm
 from .ops.optim import adam_update
@@ -87,6 +95,7 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "tanh_backward",
     "supported_isas",
     "use_backend",
     "use_isa",

@@ -94,6 +94,10 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _C.relu_backward(dy, y)
 
 
+def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return _C.tanh_backward(dy, y)
+
+
 def add(a: np.ndarray, b: np.ndarray, *, relu: bool = False, out=None) -> np.ndarray:
     return _C.add_forward(a, b, relu, out)
 

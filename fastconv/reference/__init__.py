@@ -7,7 +7,15 @@ Layout: activations NHWC, convolution weights HWIO ``(f_h, f_w, C / groups, K)``
 
 from .conv import conv2d, conv2d_backward
 from .dense import dense, dense_backward
-from .eltwise import add, add_backward, concat, concat_backward, relu, relu_backward
+from .eltwise import (
+    add,
+    add_backward,
+    concat,
+    concat_backward,
+    relu,
+    relu_backward,
+    tanh_backward,
+)
 from .loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
 from .norm import batch_norm, batch_norm_backward, fold_batch_norm
 from .optim import adam_update
@@ -44,4 +52,5 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "tanh_backward",
 ]
