@@ -37,7 +37,12 @@ from .ops.eltwise import (
     relu_backward,
     tanh_backward,
 )
-from .ops.loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
+from .ops.loss import (
+    softmax,
+    softmax_cross_entropy,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_with_grad,
+)
 from .ops.norm import batch_norm, batch_norm_backward, fold_batch_norm
 from .ops.optim import adam_update
 from .ops.pool import (
@@ -95,6 +100,7 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_with_grad",
     "tanh_backward",
     "supported_isas",
     "use_backend",

@@ -124,6 +124,7 @@ def concat_backward(dy: np.ndarray, sizes: Sequence[int], axis: int = -1) -> lis
 softmax = reference.softmax
 softmax_cross_entropy = reference.softmax_cross_entropy
 softmax_cross_entropy_backward = reference.softmax_cross_entropy_backward
+softmax_cross_entropy_with_grad = reference.softmax_cross_entropy_with_grad
 
 
 def dense(x: np.ndarray, w: np.ndarray, b=None, *, relu: bool = False) -> np.ndarray:

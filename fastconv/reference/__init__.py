@@ -16,7 +16,12 @@ from .eltwise import (
     relu_backward,
     tanh_backward,
 )
-from .loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
+from .loss import (
+    softmax,
+    softmax_cross_entropy,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_with_grad,
+)
 from .norm import batch_norm, batch_norm_backward, fold_batch_norm
 from .optim import adam_update
 from .pool import (
@@ -52,5 +57,6 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_with_grad",
     "tanh_backward",
 ]
