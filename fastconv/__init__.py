@@ -28,9 +28,23 @@ from ._info import info, info_dict
 from ._optable import OPS
 from .ops.conv import conv2d, conv2d_backward
 from .ops.dense import dense, dense_backward
-from .ops.eltwise import add, add_backward, concat, concat_backward, relu, relu_backward
-from .ops.loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
+from .ops.eltwise import (
+    add,
+    add_backward,
+    concat,
+    concat_backward,
+    relu,
+    relu_backward,
+    tanh_backward,
+)
+from .ops.loss import (
+    softmax,
+    softmax_cross_entropy,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_with_grad,
+)
 from .ops.norm import batch_norm, batch_norm_backward, fold_batch_norm
+from .ops.optim import adam_update
 from .ops.pool import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -54,6 +68,7 @@ def __getattr__(name: str):  # lazy: `fastconv.nn` without importing every floor
 
 __all__ = [
     "OPS",
+    "adam_update",
     "add",
     "add_backward",
     "avg_pool2d",
@@ -85,6 +100,8 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_with_grad",
+    "tanh_backward",
     "supported_isas",
     "use_backend",
     "use_isa",

@@ -94,6 +94,10 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _C.relu_backward(dy, y)
 
 
+def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return _C.tanh_backward(dy, y)
+
+
 def add(a: np.ndarray, b: np.ndarray, *, relu: bool = False, out=None) -> np.ndarray:
     return _C.add_forward(a, b, relu, out)
 
@@ -120,6 +124,7 @@ def concat_backward(dy: np.ndarray, sizes: Sequence[int], axis: int = -1) -> lis
 softmax = reference.softmax
 softmax_cross_entropy = reference.softmax_cross_entropy
 softmax_cross_entropy_backward = reference.softmax_cross_entropy_backward
+softmax_cross_entropy_with_grad = reference.softmax_cross_entropy_with_grad
 
 
 def dense(x: np.ndarray, w: np.ndarray, b=None, *, relu: bool = False) -> np.ndarray:
@@ -134,3 +139,14 @@ def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, need_dx: boo
         return reference.dense_backward(dy, x, w, need_dx=need_dx, need_dw=need_dw,
                                         need_db=need_db)
     return _C.dense_backward(dy, x, w, need_dx, need_dw, need_db)
+
+
+# ---------------------------------------------------------------- optimizers
+
+def adam_update(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, lr_t: float,
+                b1: float, b2: float, c2: float, eps: float, l2: float = 0.0,
+                decay: float = 0.0) -> None:
+    if w.dtype != np.float32:  # float64 state runs the NumPy reference
+        return reference.adam_update(w, g, m, v, lr_t=lr_t, b1=b1, b2=b2, c2=c2, eps=eps,
+                                     l2=l2, decay=decay)
+    return _C.adam_update(w, g, m, v, lr_t, b1, b2, c2, eps, l2, decay)

@@ -227,6 +227,24 @@ def test_loss_and_dense_on_cpu(rng):
         assert_close(got, want, atol=1e-6)
 
 
+@given(shape=st.lists(st.integers(1, 40), min_size=1, max_size=4), seed=seeds)
+def test_tanh_backward(isa, shape, seed):
+    fc.set_isa(isa)
+    rng = np.random.default_rng(seed)
+    y = np.tanh(arrays(rng, tuple(shape)))
+    dy = arrays(rng, tuple(shape))
+    dx = fc.tanh_backward(dy, y)
+    assert dx.dtype == np.float32 and dx.shape == y.shape
+    assert_close(dx, ref.tanh_backward(*f64(dy, y)), rtol=1e-6, atol=1e-6)
+
+
+def test_tanh_backward_validates():
+    with pytest.raises(ValueError, match="dy"):
+        fc.tanh_backward(np.zeros((2, 3), np.float32), np.zeros((2, 2), np.float32))
+    with pytest.raises(TypeError, match="y"):
+        fc.tanh_backward(np.zeros(2, np.float32), np.zeros(2, np.int32))
+
+
 # ---------------------------------------------------------------- determinism, GIL
 
 
@@ -237,6 +255,8 @@ def _every_op(rng):
     ties = tie_arrays(rng, x.shape)
     dy2 = arrays(rng, (3, 18, 18, c))
     dyx = arrays(rng, x.shape)
+    x6 = arrays(rng, (8, 64, 64, 6))  # LeNet-like: few channels, over the serial threshold
+    dy6 = arrays(rng, (8, 32, 32, 6))
 
     def run():
         out = [fc.max_pool2d(x, 3, 2, 1), fc.max_pool2d_backward(dy2, ties, 3, 2, 1),
@@ -249,6 +269,9 @@ def _every_op(rng):
         out += list(fc.batch_norm_backward(dyx, x, g, mean, inv, training=False))
         out += [fc.relu(x - 3), fc.add(x, dyx, relu=True), fc.concat([x, dyx]),
                 *fc.concat_backward(dyx, [60, 7])]
+        # disjoint windows (stride = pool size): the few-channel and wide backward paths
+        out += [fc.avg_pool2d(x6, 2), fc.avg_pool2d_backward(dy6, x6, 2),
+                fc.avg_pool2d_backward(dy2[:, :, :17], x, 2), fc.tanh_backward(dyx, np.tanh(x))]
         return out
 
     return run

@@ -2,6 +2,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastconv
 from fastconv.train import losses, metrics
@@ -74,3 +76,32 @@ def test_accuracy_and_top5():
     assert metrics.top5_accuracy(z10, np.array([5, 4])) == 0.5
     assert metrics.get("accuracy")[1] is metrics.accuracy
     assert metrics.binary_accuracy(np.array([1.0, -1.0]), np.array([1, 1])) == 0.5
+
+
+@given(n=st.integers(1, 9), k=st.integers(1, 12), seed=st.integers(0, 2**31 - 1),
+       onehot=st.booleans(), backend=st.sampled_from(["cpu", "numpy"]))
+def test_softmax_cross_entropy_with_grad_matches_the_two_ops(n, k, seed, onehot, backend):
+    rng = np.random.default_rng(seed)
+    z = (3 * rng.standard_normal((n, k))).astype(np.float32)
+    y = rng.integers(0, k, n)
+    t = np.eye(k, dtype=np.float32)[y] if onehot else y
+    with fastconv.use_backend(backend):
+        loss, g = fastconv.softmax_cross_entropy_with_grad(z, t)
+        want_loss = fastconv.softmax_cross_entropy(z, t)
+        want_g = fastconv.softmax_cross_entropy_backward(z, t)
+    assert g.dtype == want_g.dtype and g.shape == (n, k)
+    assert np.array_equal(g, want_g)
+    assert loss == pytest.approx(want_loss, rel=1e-12, abs=1e-12)
+    lo = losses.get("sparse_categorical_crossentropy")
+    v2, g2 = lo.value_and_grad(z, t)
+    assert v2 == loss and np.array_equal(g2, g)
+
+
+def test_value_and_grad_without_a_fused_form():
+    lo = losses.get("binary_crossentropy")
+    z = np.array([[0.5, -1.0]], np.float32)
+    t = np.array([[1.0, 0.0]], np.float32)
+    v, g = lo.value_and_grad(z, t)
+    assert v == lo(z, t) and np.array_equal(g, lo.backward(z, t))
+    with pytest.raises(ValueError, match="labels"):
+        fastconv.softmax_cross_entropy_with_grad(z, np.array([0, 1, 2]))

@@ -48,6 +48,21 @@ void bind_eltwise(py::module_& m) {
       },
       py::arg("dy"), py::arg("y"), "dy * (y > 0)");
   m.def(
+      "tanh_backward",
+      [](const py::array& dy, const py::array& y) {
+        const float* yp = any_f32(y, "y");
+        const float* gp = py_util::in_ptr(dy, "dy", shape_of(y));
+        py::array_t<float> dx = py_util::pooled_array(shape_of(y));
+        float* dp = py_util::mut_ptr(dx);
+        const int64_t n = y.size();
+        {
+          py::gil_scoped_release nogil;
+          tanh_backward(n, gp, yp, dp);
+        }
+        return dx;
+      },
+      py::arg("dy"), py::arg("y"), "dy * (1 - y^2), y = tanh(x)");
+  m.def(
       "add_forward",
       [](const py::array& a, const py::array& b, bool relu, const py::object& out) {
         const float* ap = any_f32(a, "a");

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_C, m) {
   fc::bind_conv_backward(m);
   fc::bind_probe(m);
   fc::bind_dense(m);
+  fc::bind_optim(m);
 }

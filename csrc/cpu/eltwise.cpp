@@ -14,6 +14,11 @@ void relu_backward(int64_t n, const float* dy, const float* y, float* dx) {
   FC_DISPATCH(relu_bwd, n, dy, y, dx);
 }
 
+void tanh_backward(int64_t n, const float* dy, const float* y, float* dx) {
+  FC_CHECK(n >= 0 && dy && y && dx, "tanh_backward: bad arguments");
+  FC_DISPATCH(tanh_bwd, n, dy, y, dx);
+}
+
 void add_forward(int64_t n, const float* a, const float* b, bool relu, float* y) {
   FC_CHECK(n >= 0 && a && b && y, "add: bad arguments");
   FC_DISPATCH(add_fwd, n, a, b, relu, y);

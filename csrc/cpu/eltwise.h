@@ -8,6 +8,7 @@ namespace fc {
 
 FC_DECLARE_ISA_FN(void relu_fwd(int64_t n, const float* x, float* y))
 FC_DECLARE_ISA_FN(void relu_bwd(int64_t n, const float* dy, const float* y, float* dx))
+FC_DECLARE_ISA_FN(void tanh_bwd(int64_t n, const float* dy, const float* y, float* dx))
 FC_DECLARE_ISA_FN(void add_fwd(int64_t n, const float* a, const float* b, bool relu, float* y))
 // y[r, offset_i : offset_i + widths[i]] = xs[i][r, :] for rows r (the last axis is joined).
 FC_DECLARE_ISA_FN(void concat_last(int64_t rows, int64_t k, const float* const* xs,
@@ -18,6 +19,7 @@ FC_DECLARE_ISA_FN(void split_last(int64_t rows, int64_t k, const float* dy,
 
 void relu_forward(int64_t n, const float* x, float* y);
 void relu_backward(int64_t n, const float* dy, const float* y, float* dx);  // dy * (y > 0)
+void tanh_backward(int64_t n, const float* dy, const float* y, float* dx);  // dy (1 - y^2)
 void add_forward(int64_t n, const float* a, const float* b, bool relu, float* y);
 void concat_last_axis(int64_t rows, int64_t k, const float* const* xs, const int64_t* widths,
                       float* y);

@@ -44,7 +44,7 @@ void max_pool2d_backward(const PoolParams& p, const float* dy, const float* x, f
   const int64_t row_bytes = p.W * p.C * int64_t(sizeof(float));
   // About 512 KiB of dx per band (it is accumulated in L2), 4 to 16 rows: from the shape only.
   plan.band_rows = std::max<int64_t>(4, std::min<int64_t>(16, (int64_t(512) << 10) / row_bytes));
-  plan.threads = num_threads();
+  plan.threads = p.N * p.H * p.W * p.C < (int64_t(1) << 16) ? 1 : num_threads();  // small: no fork
   if (p.N * p.H * row_bytes >= (int64_t(16) << 20))  // big enough to stream (kernel decides)
     plan.scratch = workspace(kMaxPoolScratchSlot, size_t(plan.threads * plan.band_rows) *
                                                       size_t(p.W * p.C));

@@ -31,13 +31,22 @@ def _plain(v: object) -> object:
     """v if it is an int, a str, or a (nested) tuple of them; else None (no cache key).
 
     bool is excluded on purpose: True == 1 would alias a key that did not validate.
+    Plain loops, no generators: this runs for every argument of every conv call.
     """
-    if type(v) is int or type(v) is str:
+    t = type(v)
+    if t is int or t is str:
         return v
-    if type(v) is tuple and all(type(e) is int or (type(e) is tuple and all(
-            type(f) is int for f in e)) for e in v):
-        return v
-    return None
+    if t is not tuple:
+        return None
+    for e in v:  # type: ignore[attr-defined]
+        te = type(e)
+        if te is tuple:
+            for f in e:
+                if type(f) is not int:
+                    return None
+        elif te is not int:
+            return None
+    return v
 
 
 def _cached_geometry(x: object, w: object, stride: object, padding: object, dilation: object,

@@ -28,6 +28,9 @@ _relu = register(Op(
 _relu_backward = register(Op(
     "relu_backward", reference.relu_backward, kernels={"cpu": _cpu_ops.relu_backward},
     bytes=_bytes_per_element(12), doc="dy * (y > 0)"))
+_tanh_backward = register(Op(
+    "tanh_backward", reference.tanh_backward, kernels={"cpu": _cpu_ops.tanh_backward},
+    bytes=_bytes_per_element(12), doc="dy * (1 - y^2)"))
 _add = register(Op(
     "add", reference.add, kernels={"cpu": _cpu_ops.add}, bytes=_bytes_per_element(12),
     doc="a + b (+ReLU), the residual join"))
@@ -55,6 +58,14 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     dy = array(dy, "dy", dtype=compute_dtype())
     same_shape(dy, "dy", y.shape)
     return _relu_backward(dy, y)
+
+
+def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = dy * (1 - y^2), with y = tanh(x) the forward's output."""
+    y = array(y, "y", dtype=compute_dtype())
+    dy = array(dy, "dy", dtype=compute_dtype())
+    same_shape(dy, "dy", y.shape)
+    return _tanh_backward(dy, y)
 
 
 def add(a: np.ndarray, b: np.ndarray, *, relu: bool = False,

@@ -27,6 +27,10 @@ _sce_backward = register(Op(
     "softmax_cross_entropy_backward", reference.softmax_cross_entropy_backward,
     kernels={"cpu": _cpu_ops.softmax_cross_entropy_backward}, bytes=_logit_bytes(8),
     doc="(softmax - target) / N"))
+_sce_with_grad = register(Op(
+    "softmax_cross_entropy_with_grad", reference.softmax_cross_entropy_with_grad,
+    kernels={"cpu": _cpu_ops.softmax_cross_entropy_with_grad}, bytes=_logit_bytes(8),
+    doc="mean softmax cross-entropy and its gradient, one pass"))
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -69,3 +73,11 @@ def softmax_cross_entropy_backward(logits: np.ndarray, labels: np.ndarray) -> np
     """Gradient of :func:`softmax_cross_entropy` (the batch mean): (softmax(z) - t) / N."""
     z, t = _checked(logits, labels)
     return _sce_backward(z, t)
+
+
+def softmax_cross_entropy_with_grad(logits: np.ndarray, labels: np.ndarray
+                                    ) -> tuple[float, np.ndarray]:
+    """``(softmax_cross_entropy(logits, labels), softmax_cross_entropy_backward(logits,
+    labels))``, validated once and computed in one pass (a training step needs both)."""
+    z, t = _checked(logits, labels)
+    return _sce_with_grad(z, t)

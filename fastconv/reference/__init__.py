@@ -7,9 +7,23 @@ Layout: activations NHWC, convolution weights HWIO ``(f_h, f_w, C / groups, K)``
 
 from .conv import conv2d, conv2d_backward
 from .dense import dense, dense_backward
-from .eltwise import add, add_backward, concat, concat_backward, relu, relu_backward
-from .loss import softmax, softmax_cross_entropy, softmax_cross_entropy_backward
+from .eltwise import (
+    add,
+    add_backward,
+    concat,
+    concat_backward,
+    relu,
+    relu_backward,
+    tanh_backward,
+)
+from .loss import (
+    softmax,
+    softmax_cross_entropy,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_with_grad,
+)
 from .norm import batch_norm, batch_norm_backward, fold_batch_norm
+from .optim import adam_update
 from .pool import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -20,6 +34,7 @@ from .pool import (
 )
 
 __all__ = [
+    "adam_update",
     "add",
     "add_backward",
     "avg_pool2d",
@@ -42,4 +57,6 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_with_grad",
+    "tanh_backward",
 ]

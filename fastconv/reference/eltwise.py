@@ -18,6 +18,14 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, dy, 0).astype(dtype, copy=False)
 
 
+def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = dy * (1 - y^2), with y = tanh(x) the forward's output."""
+    g = np.multiply(y, y, dtype=np.result_type(dy, y))
+    np.subtract(1, g, out=g)
+    g *= dy
+    return g
+
+
 def add(a: np.ndarray, b: np.ndarray, *, relu: bool = False) -> np.ndarray:
     """a + b (same shapes), optionally max(a + b, 0) (the residual block's join)."""
     y = np.add(a, b)

@@ -29,6 +29,28 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(-(t * log_p).sum(dtype=np.float64) / logits.shape[0])
 
 
+def softmax_cross_entropy_with_grad(logits: np.ndarray, labels: np.ndarray
+                                    ) -> tuple[float, np.ndarray]:
+    """(softmax_cross_entropy, softmax_cross_entropy_backward) in one pass over the logits:
+    the exponentials serve both (a training step needs both)."""
+    n = logits.shape[0]
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=-1, keepdims=True)
+    log_p = z - np.log(s)
+    g = e / s
+    if labels.ndim == 1:
+        rows = np.arange(n)
+        loss = float(-log_p[rows, labels].sum(dtype=np.float64) / n)
+        g[rows, labels] -= 1
+    else:
+        t = labels.astype(logits.dtype, copy=False)
+        loss = float(-(t * log_p).sum(dtype=np.float64) / n)
+        g -= t
+    g /= n
+    return loss, g.astype(logits.dtype, copy=False)
+
+
 def softmax_cross_entropy_backward(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Gradient of the batch mean: (softmax(z) - t) / N."""
     p = softmax(logits, axis=-1)

@@ -90,14 +90,14 @@ def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
 def _loss_and_grads(cfg: TrainingConfig, out, y) -> tuple[float, object]:
     """Weighted total loss and the gradient(s) for ``model.backward``."""
     if not isinstance(out, (list, tuple)):
-        return cfg.loss(out, y), cfg.loss.backward(out, y)
+        return cfg.loss.value_and_grad(out, y)
     weights = cfg.loss_weights or [1.0] + [AUX_LOSS_WEIGHT] * (len(out) - 1)
     if len(weights) != len(out):
         raise ValueError(f"loss_weights: {len(weights)} weights for {len(out)} outputs")
     total, grads = 0.0, []
     for w, o in zip(weights, out, strict=True):
-        total += w * cfg.loss(o, y)
-        g = cfg.loss.backward(o, y)
+        value, g = cfg.loss.value_and_grad(o, y)
+        total += w * value
         grads.append(g * np.asarray(w, g.dtype))
     return total, grads
 

@@ -43,10 +43,12 @@ def binary_cross_entropy_backward(logits: np.ndarray, targets: np.ndarray) -> np
 
 
 class Loss:
-    """A named loss: ``loss(y_pred, y_true) -> float``, ``loss.backward(y_pred, y_true) -> dy``."""
+    """A named loss: ``loss(y_pred, y_true) -> float``, ``loss.backward(y_pred, y_true) -> dy``,
+    ``loss.value_and_grad(y_pred, y_true) -> (float, dy)`` (one pass where the loss has one)."""
 
-    def __init__(self, name: str, value, grad):
+    def __init__(self, name: str, value, grad, value_and_grad=None):
         self.name, self._value, self._grad = name, value, grad
+        self._value_and_grad = value_and_grad
 
     def __call__(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
         return self._value(y_pred, y_true)
@@ -54,11 +56,17 @@ class Loss:
     def backward(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
         return self._grad(y_pred, y_true)
 
+    def value_and_grad(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[float, np.ndarray]:
+        if self._value_and_grad is not None:
+            return self._value_and_grad(y_pred, y_true)
+        return self._value(y_pred, y_true), self._grad(y_pred, y_true)
+
     def __repr__(self) -> str:
         return f"Loss({self.name!r})"
 
 
-_CE = ("softmax_cross_entropy", softmax_cross_entropy, softmax_cross_entropy_backward)
+_CE = ("softmax_cross_entropy", softmax_cross_entropy, softmax_cross_entropy_backward,
+       _ops.softmax_cross_entropy_with_grad)
 _BCE = ("binary_cross_entropy", binary_cross_entropy, binary_cross_entropy_backward)
 LOSSES = {
     "sparse_categorical_crossentropy": _CE,  # Keras names; labels int (N,)

@@ -50,7 +50,7 @@ void bn_bwd_partials(int64_t M, int64_t C, const float* __restrict dy,
   const bool nt = dx && stream_rows(dx, M * C, C);
   auto run = y ? (dx ? partials_chunk<true, true> : partials_chunk<true, false>)
                : (dx ? partials_chunk<false, true> : partials_chunk<false, false>);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_elements(M * C)) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
     run(r0, r1, C, dy, x, y, mean, sdy + t * C, sdyx + t * C, a, nt, dx);
@@ -82,7 +82,7 @@ void bn_bwd_apply(int64_t M, int64_t C, const float* __restrict dy, const float*
                   const float* __restrict k0, float* __restrict dx) {
   const int64_t T = bn_chunks(M);
   const bool nt = stream_rows(dx, M * C, C);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_elements(M * C)) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
     if (y)

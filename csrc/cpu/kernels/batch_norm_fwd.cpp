@@ -17,7 +17,7 @@ void bn_stats_partials(int64_t M, int64_t C, const float* __restrict x,
                        const float* __restrict shift, double* __restrict s1,
                        double* __restrict s2) {
   const int64_t T = bn_chunks(M);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_elements(M * C)) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
     // Captures by value: the compiler then keeps x, C, shift in registers across the stores
@@ -56,7 +56,7 @@ void bn_apply(int64_t M, int64_t C, const float* __restrict x, const float* __re
               const float* __restrict beta, bool relu, float* __restrict y) {
   const int64_t T = bn_chunks(M);
   const bool nt = stream_rows(y, M * C, C);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_elements(M * C)) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
     if (relu)

@@ -45,6 +45,15 @@ void relu_bwd(int64_t n, const float* __restrict dy, const float* __restrict y,
                                                      vload<L>(dy + i))));
 }
 
+// dy * (1 - y^2): tanh's gradient from its output, one pass instead of NumPy's three.
+void tanh_bwd(int64_t n, const float* __restrict dy, const float* __restrict y,
+              float* __restrict out) {
+  FC_ELTWISE_LOOP(n, {
+    const auto yv = vload<L>(y + i);
+    vput<L>(nt, out + i, (vsplat<L>(1.0f) - yv * yv) * vload<L>(dy + i));
+  });
+}
+
 void add_fwd(int64_t n, const float* __restrict a, const float* __restrict b, bool relu,
              float* __restrict out) {
   if (relu)

@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #endif
 
+#include "cpu/threads.h"
+
 namespace fc {
 namespace FC_ISA_NS {
 
@@ -146,6 +148,31 @@ FC_INLINE void vadd_to_f64(double* dst, typename Vec<L>::f v) {
 
 template <int L>
 using Lanes = std::integral_constant<int, L>;
+
+// Threads for a memory-bound region over `elements` floats: small layers (LeNet's maps are
+// 50-150 k floats) run on the calling thread, where a fork/join costs more than it saves.
+// Results never depend on it (one writer per output, fixed reduction orders).
+constexpr int64_t kSerialElements = int64_t(1) << 16;
+inline int threads_for_elements(int64_t elements) {
+  return elements < kSerialElements ? 1 : num_threads();
+}
+
+// Runs f(Lanes<C>{}) for 1 <= C < 16 (a compile-time channel count: the per-pixel channel
+// loops unroll into registers); false for other C, which take the vector paths.
+template <class F>
+FC_INLINE bool with_few_channels(int64_t C, F&& f) {
+  switch (C) {
+#define FC_FEW_CASE(c) \
+  case c:              \
+    f(Lanes<c>{});     \
+    return true;
+    FC_FEW_CASE(1) FC_FEW_CASE(2) FC_FEW_CASE(3) FC_FEW_CASE(4) FC_FEW_CASE(5)
+    FC_FEW_CASE(6) FC_FEW_CASE(7) FC_FEW_CASE(8) FC_FEW_CASE(9) FC_FEW_CASE(10)
+    FC_FEW_CASE(11) FC_FEW_CASE(12) FC_FEW_CASE(13) FC_FEW_CASE(14) FC_FEW_CASE(15)
+#undef FC_FEW_CASE
+    default: return false;
+  }
+}
 
 // Runs f(Lanes<L>{}, c) over channels [c0, c1): native vectors, then one channel at a time.
 // Comparisons and selects must stay at the native width: GCC splits oversized vectors for

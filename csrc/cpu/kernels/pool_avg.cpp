@@ -14,13 +14,43 @@ namespace fc {
 namespace FC_ISA_NS {
 
 constexpr int kAvgScaleSlot = 59;  // fc::workspace slot of the backward's window scales
-constexpr int64_t kFewChannels = 16;  // fewer channels: the channel loop goes innermost
+
+// Few channels (LeNet: 6, 16): one output pixel's window summed with the channel count a
+// compile-time constant, taps outside, channels inside (the same sums as the vector path).
+template <int CC>
+void avg_fwd_few(const PoolParams& p, const float* __restrict x, float* __restrict y) {
+  const int64_t W = p.W, rows = p.N * p.P;
+  const float area = float(p.KH * p.KW);
+#pragma omp parallel for num_threads(threads_for_elements(p.N * p.H * W * CC)) schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t n = row / p.P;
+    const WindowRows wr = window_rows(p, row % p.P);
+    const int64_t nr = wr.r1 - wr.r0;
+    const float* xr = x + ((n * p.H + wr.ih0 + wr.r0) * W) * CC;
+    for (int64_t ow = 0; ow < p.Q; ++ow) {
+      const WindowCols wc = window_cols(p, ow);
+      const int64_t ns = wc.s1 - wc.s0;
+      const float inv = 1.0f / (p.count_include_pad ? area : float(nr * ns));
+      const float* xw = xr + (wc.iw0 + wc.s0) * CC;
+      float acc[CC] = {};
+      for (int64_t r = 0; r < nr; ++r)
+        for (int64_t s = 0; s < ns; ++s)
+#pragma GCC unroll 16
+          for (int c = 0; c < CC; ++c) acc[c] += xw[(r * W + s) * CC + c];
+      float* yp = y + (row * p.Q + ow) * CC;
+#pragma GCC unroll 16
+      for (int c = 0; c < CC; ++c) yp[c] = acc[c] * inv;
+    }
+  }
+}
 
 void avg_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __restrict y) {
+  if (with_few_channels(p.C, [&](auto cc) { avg_fwd_few<decltype(cc)::value>(p, x, y); }))
+    return;
   const int64_t C = p.C, W = p.W, rows = p.N * p.P;
   const float area = float(p.KH * p.KW);
   const bool nt = stream_rows(y, rows * p.Q * C, C);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_elements(p.N * p.H * W * C)) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / p.P;
     const WindowRows wr = window_rows(p, row % p.P);
@@ -31,14 +61,6 @@ void avg_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __res
       const float inv = 1.0f / (p.count_include_pad ? area : float(nr * ns));
       const float* xw = x + ((n * p.H + wr.ih0 + wr.r0) * W + wc.iw0 + wc.s0) * C;
       float* yp = y + (row * p.Q + ow) * C;
-      if (C < kFewChannels) {  // taps outside, channels inside: the same sums, one pass
-        float acc[kFewChannels] = {};
-        for (int64_t r = 0; r < nr; ++r)
-          for (int64_t s = 0; s < ns; ++s)
-            for (int64_t c = 0; c < C; ++c) acc[c] += xw[(r * W + s) * C + c];
-        for (int64_t c = 0; c < C; ++c) yp[c] = acc[c] * inv;
-        continue;
-      }
       for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         auto acc = vsplat<L>(0.0f);
@@ -51,10 +73,98 @@ void avg_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __res
   }
 }
 
+// Few channels, windows that do not overlap (stride >= pool size: LeNet's 2x2 / 2): each
+// input pixel lies in at most one window, so its gradient is that window's dy times 1 /
+// count (the gather below reduces to the same single product), zero outside every window.
+template <int CC>
+void avg_bwd_few_disjoint(const PoolParams& p, const float* __restrict dy,
+                          const float* __restrict inv, float* __restrict dx) {
+  const int64_t W = p.W, rows = p.N * p.H;
+#pragma omp parallel for num_threads(threads_for_elements(rows * W * CC)) schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t n = row / p.H, ih = row % p.H;
+    float* __restrict d = dx + row * W * CC;
+    for (int64_t i = 0; i < W * CC; ++i) d[i] = 0.0f;
+    const int64_t oh = (ih + p.pad_t) / p.stride_h;
+    if ((ih + p.pad_t) % p.stride_h >= p.KH || oh >= p.P) continue;
+    const float* g = dy + (n * p.P + oh) * p.Q * CC;
+    const float* sc = inv + oh * p.Q;
+    for (int64_t ow = 0; ow < p.Q; ++ow) {
+      float v[CC];
+#pragma GCC unroll 16
+      for (int c = 0; c < CC; ++c) v[c] = g[ow * CC + c] * sc[ow];
+      const int64_t iw0 = ow * p.stride_w - p.pad_l;
+      const int64_t s0 = std::max<int64_t>(0, -iw0), s1 = std::min(p.KW, W - iw0);
+      for (int64_t s = s0; s < s1; ++s)
+#pragma GCC unroll 16
+        for (int c = 0; c < CC; ++c) d[(iw0 + s) * CC + c] = v[c];
+    }
+  }
+}
+
+// The same for any channel count, vectorised over the channels.
+void avg_bwd_disjoint(const PoolParams& p, const float* __restrict dy,
+                      const float* __restrict inv, float* __restrict dx) {
+  const int64_t C = p.C, W = p.W, rows = p.N * p.H;
+  const bool nt = stream_rows(dx, rows * W * C, C);
+#pragma omp parallel for num_threads(threads_for_elements(rows * W * C)) schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t n = row / p.H, ih = row % p.H;
+    float* __restrict d = dx + row * W * C;
+    const int64_t oh = (ih + p.pad_t) / p.stride_h;
+    const bool covered = (ih + p.pad_t) % p.stride_h < p.KH && oh < p.P;
+    const float* g = dy + (n * p.P + std::min(oh, p.P - 1)) * p.Q * C;
+    const float* sc = inv + std::min(oh, p.P - 1) * p.Q;
+    int64_t ow = 0;
+    for (int64_t iw = 0; iw < W; ++iw) {  // ow: the window whose span may hold iw
+      while (ow + 1 < p.Q && (ow + 1) * p.stride_w - p.pad_l <= iw) ++ow;
+      const int64_t off = iw - (ow * p.stride_w - p.pad_l);
+      const bool in = covered && off >= 0 && off < p.KW;
+      const float* gp = g + ow * C;
+      const float scale = sc[ow];
+      float* dp = d + iw * C;
+      for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
+        constexpr int L = decltype(lanes)::value;
+        vput<L>(nt, dp + c, in ? vload<L>(gp + c) * scale : vsplat<L>(0.0f));
+      });
+    }
+    if (nt) stream_fence();
+  }
+}
+
+// Few channels, overlapping windows: the gather with a compile-time channel count.
+template <int CC>
+void avg_bwd_few(const PoolParams& p, const float* __restrict dy, const float* __restrict inv,
+                 float* __restrict dx) {
+  const int64_t W = p.W, rows = p.N * p.H;
+#pragma omp parallel for num_threads(threads_for_elements(rows * W * CC)) schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t n = row / p.H, ih = row % p.H;
+    int64_t oh_lo, oh_hi;
+    covering(ih, p.KH, p.stride_h, p.pad_t, p.P, &oh_lo, &oh_hi);
+    int64_t ow_lo, ow_hi;
+    covering(0, p.KW, p.stride_w, p.pad_l, p.Q, &ow_lo, &ow_hi);
+    for (int64_t iw = 0; iw < W; ++iw) {
+      while (ow_lo < p.Q && ow_lo * p.stride_w - p.pad_l + p.KW <= iw) ++ow_lo;
+      while (ow_hi + 1 < p.Q && (ow_hi + 1) * p.stride_w - p.pad_l <= iw) ++ow_hi;
+      float acc[CC] = {};
+      for (int64_t oh = oh_lo; oh <= oh_hi; ++oh) {
+        const float* g = dy + (n * p.P + oh) * p.Q * CC;
+        const float* sc = inv + oh * p.Q;
+        for (int64_t ow = ow_lo; ow <= ow_hi; ++ow)
+#pragma GCC unroll 16
+          for (int c = 0; c < CC; ++c) acc[c] += g[ow * CC + c] * sc[ow];
+      }
+      float* d = dx + (row * W + iw) * CC;
+#pragma GCC unroll 16
+      for (int c = 0; c < CC; ++c) d[c] = acc[c];
+    }
+  }
+}
+
 void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __restrict dx) {
   const int64_t C = p.C, W = p.W, rows = p.N * p.H;
   const float area = float(p.KH * p.KW);
-  const bool nt = stream_rows(dx, rows * W * C, C);
   // 1 / count of every window, computed once: the per-pixel loop below runs once per channel
   // (vector) chunk, and with few channels (LeNet: 6) the window geometry dominated it.
   float* inv = workspace(kAvgScaleSlot, size_t(p.P * p.Q));
@@ -66,7 +176,16 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __re
       inv[oh * p.Q + ow] = 1.0f / cnt;
     }
   }
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+  const bool disjoint = p.stride_h >= p.KH && p.stride_w >= p.KW;
+  if (with_few_channels(C, [&](auto cc) {
+        constexpr int CC = decltype(cc)::value;
+        if (disjoint) avg_bwd_few_disjoint<CC>(p, dy, inv, dx);
+        else avg_bwd_few<CC>(p, dy, inv, dx);
+      }))
+    return;
+  if (disjoint) return avg_bwd_disjoint(p, dy, inv, dx);
+  const bool nt = stream_rows(dx, rows * W * C, C);
+#pragma omp parallel for num_threads(threads_for_elements(rows * W * C)) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / p.H, ih = row % p.H;
     int64_t oh_lo, oh_hi;
@@ -78,17 +197,6 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy, float* __re
       while (ow_lo < p.Q && ow_lo * p.stride_w - p.pad_l + p.KW <= iw) ++ow_lo;
       while (ow_hi + 1 < p.Q && (ow_hi + 1) * p.stride_w - p.pad_l <= iw) ++ow_hi;
       float* d = dx + (row * W + iw) * C;
-      if (C < kFewChannels) {  // windows outside, channels inside: the same sums, one pass
-        float acc[kFewChannels] = {};
-        for (int64_t oh = oh_lo; oh <= oh_hi; ++oh) {
-          const float* g = dy + (n * p.P + oh) * p.Q * C;
-          const float* sc = inv + oh * p.Q;
-          for (int64_t ow = ow_lo; ow <= ow_hi; ++ow)
-            for (int64_t c = 0; c < C; ++c) acc[c] += g[ow * C + c] * sc[ow];
-        }
-        for (int64_t c = 0; c < C; ++c) d[c] = acc[c];
-        continue;
-      }
       for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
         auto acc = vsplat<L>(0.0f);
@@ -110,7 +218,7 @@ void global_avg_pool2d_fwd(int64_t N, int64_t HW, int64_t C, const float* __rest
                            float* __restrict y) {
   const int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock, tasks = N * blocks;
   const float inv = 1.0f / float(HW);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_elements(N * HW * C)) schedule(static)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t n = t / blocks, c0 = (t % blocks) * kChannelBlock;
     const float* xn = x + n * HW * C;
@@ -130,7 +238,7 @@ void global_avg_pool2d_bwd(int64_t N, int64_t HW, int64_t C, const float* __rest
   const int64_t blocks = (HW + kPixelBlock - 1) / kPixelBlock, tasks = N * blocks;
   const float inv = 1.0f / float(HW);
   const bool nt = stream_rows(dx, N * HW * C, C);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_elements(N * HW * C)) schedule(static)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t n = t / blocks, i0 = (t % blocks) * kPixelBlock;
     const int64_t i1 = std::min(HW, i0 + kPixelBlock);

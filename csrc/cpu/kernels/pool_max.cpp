@@ -20,7 +20,7 @@ namespace FC_ISA_NS {
 void max_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __restrict y) {
   const int64_t C = p.C, W = p.W, rows = p.N * p.P;
   const bool nt = stream_rows(y, rows * p.Q * C, C);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_elements(p.N * p.H * W * C)) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / p.P;
     const WindowRows wr = window_rows(p, row % p.P);
