@@ -201,6 +201,55 @@ void pack_dy(const ConvParams& p, const float* __restrict dy, int64_t q0, int64_
   }
 }
 
+// The memory a block of pixels q0 .. q0+np reads: its dy rows and, per image, the input rows
+// its windows cover (a superset for strided layers). Up to 2 * kMaxImg + 1 ranges.
+struct Span {
+  const char* p;
+  int64_t bytes;
+};
+constexpr int kMaxSpans = 8;
+
+int block_spans(const ConvParams& p, const float* x, const float* dy, int64_t q0, int64_t np,
+                Span* sp) {
+  int ns = 0;
+  sp[ns++] = {reinterpret_cast<const char*>(dy + q0 * p.K), np * p.K * 4};
+  const int64_t PQ = p.P * p.Q, q1 = q0 + np - 1;
+  for (int64_t n = q0 / PQ; n <= q1 / PQ && ns < kMaxSpans; ++n) {
+    const int64_t oh_lo = n == q0 / PQ ? q0 % PQ / p.Q : 0;
+    const int64_t oh_hi = n == q1 / PQ ? q1 % PQ / p.Q : p.P - 1;
+    const int64_t ih0 = std::max<int64_t>(0, oh_lo * p.stride_h - p.pad_t);
+    const int64_t ih1 = std::min<int64_t>(p.H - 1, oh_hi * p.stride_h - p.pad_t +
+                                                       (p.R - 1) * p.dil_h);
+    if (ih1 >= ih0)
+      sp[ns++] = {reinterpret_cast<const char*>(x + (n * p.H + ih0) * p.W * p.C),
+                  (ih1 - ih0 + 1) * p.W * p.C * 4};
+  }
+  return ns;
+}
+
+// Walks the spans of the next block, a few cache lines per call, prefetching them into L2:
+// the packs then read L2 instead of stalling on memory (the hardware prefetchers lose the
+// streams between blocks).
+struct Prefetcher {
+  Span sp[kMaxSpans];
+  int ns = 0, cur = 0;
+  int64_t off = 0, per_call = 0;
+  void start(const ConvParams& p, const float* x, const float* dy, int64_t q0, int64_t np,
+             int64_t calls) {
+    ns = block_spans(p, x, dy, q0, np, sp), cur = 0, off = 0;
+    int64_t lines = 0;
+    for (int i = 0; i < ns; ++i) lines += sp[i].bytes / 64 + 1;
+    per_call = lines / std::max<int64_t>(calls, 1) + 1;
+  }
+  void step() {
+    for (int64_t l = 0; l < per_call && cur < ns; ++l) {
+      __builtin_prefetch(sp[cur].p + off, 0, 2);
+      off += 64;
+      if (off >= sp[cur].bytes) ++cur, off = 0;
+    }
+  }
+};
+
 }  // namespace
 
 void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* x, float* dw) {
@@ -227,51 +276,58 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
     const int64_t t0 = tasks * tid / nthr, t1 = tasks * (tid + 1) / nthr;
     float* X = workspace(44, size_t(kPix * ldx));
     float* D = workspace(45, size_t(kPix * ldd));
+    // The thread's tiles, decoded once (a decode per tile and block cost 7 integer
+    // divisions, as much as a short tile's FMAs).
     struct Task {
-      int64_t g, r, j0, k0;
-      int mc, nv, kt;
+      int64_t g, gr, j0, k0;
+      float* dwp;
+      DwFn fn;
+      int mc, kt;
     };
-    auto decode = [&](int64_t task) {
-      Task t;
+    Task* tab = reinterpret_cast<Task*>(
+        workspace(48, size_t(std::max<int64_t>(t1 - t0, 1)) * sizeof(Task) / sizeof(float) + 1));
+    for (int64_t task = t0; task < t1; ++task) {
+      Task& t = tab[task - t0];
       const int64_t m = task % mb.count, rest = task / mb.count;
       const int64_t kbi = rest % kb.count, gr = rest / kb.count;
-      t.g = gr / p.R, t.r = gr % p.R;
-      t.j0 = mb.start(m), t.mc = int(mb.size(m));
-      t.k0 = kb.start(kbi) * VL, t.nv = int(kb.size(kbi));
-      t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (t.nv - 1) * VL)));
-      return t;
-    };
-    for (int64_t task = t0; task < t1; ++task) {  // zero the tiles this thread owns
-      const Task t = decode(task);
-      const int64_t k_end = std::min<int64_t>(Kg, t.k0 + t.nv * VL);
-      for (int64_t i = 0; i < t.mc; ++i) {
-        float* d = dw + (t.r * M + t.j0 + i) * K + t.g * Kg;
-        for (int64_t k = t.k0; k < k_end; ++k) d[k] = 0.0f;
-      }
+      const int64_t g = gr / p.R, r = gr % p.R;
+      const int nv = int(kb.size(kbi));
+      t.g = g, t.gr = gr, t.j0 = mb.start(m), t.mc = int(mb.size(m));
+      t.k0 = kb.start(kbi) * VL;
+      t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (nv - 1) * VL)));
+      t.dwp = dw + (r * M + t.j0) * K + g * Kg + t.k0;
+      t.fn = kDw[t.mc - 1][nv - 1][t.kt < VL];
+      // zero the tiles this thread owns
+      const int64_t k_end = std::min<int64_t>(Kg - t.k0, int64_t(nv) * VL);
+      for (int64_t i = 0; i < t.mc; ++i)
+        for (int64_t k = 0; k < k_end; ++k) t.dwp[i * K + k] = 0.0f;
     }
     XRun runs[kPixMax];
     int64_t nrun = 0;
     for (int64_t q0 = 0; q0 < pixels; q0 += kPix) {
       const int64_t np = std::min(kPix, pixels - q0);
       int64_t packed_g = -1, packed_gr = -1;
-      for (int64_t task = t0; task < t1; ++task) {
-        const Task t = decode(task);
+      Prefetcher pf;
+      if (q0 + kPix < pixels)
+        pf.start(p, x, dy, q0 + kPix, std::min(kPix, pixels - q0 - kPix), t1 - t0);
+      for (int64_t task = 0; task < t1 - t0; ++task) {
+        const Task& t = tab[task];
+        pf.step();
         if (t.g != packed_g) pack_dy(p, dy, q0, np, t.g, D, ldd), packed_g = t.g;
-        if (t.g * p.R + t.r != packed_gr) {
+        if (t.gr != packed_gr) {
+          const int64_t r = t.gr % p.R;
           if (in_place) {
-            nrun = plan_x(p, x, q0, np, t.r, X, ldx, runs);
+            nrun = plan_x(p, x, q0, np, r, X, ldx, runs);
           } else {
-            pack_x(p, x, q0, np, t.g, t.r, X, ldx);
+            pack_x(p, x, q0, np, t.g, r, X, ldx);
             runs[0] = {0, np, X, ldx}, nrun = 1;
           }
-          packed_gr = t.g * p.R + t.r;
+          packed_gr = t.gr;
         }
-        float* dwp = dw + (t.r * M + t.j0) * K + t.g * Kg + t.k0;
-        const DwFn fn = kDw[t.mc - 1][t.nv - 1][t.kt < VL];
         for (int64_t u = 0; u < nrun; ++u)
           if (runs[u].xp)
-            fn(runs[u].xp + t.j0, runs[u].ldx, D + runs[u].i0 * ldd + t.k0, ldd,
-               runs[u].i1 - runs[u].i0, dwp, K, t.kt);
+            t.fn(runs[u].xp + t.j0, runs[u].ldx, D + runs[u].i0 * ldd + t.k0, ldd,
+                 runs[u].i1 - runs[u].i0, t.dwp, K, t.kt);
       }
     }
   }
