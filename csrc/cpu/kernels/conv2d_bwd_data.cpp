@@ -84,7 +84,7 @@ template <int MP>
 inline void tap_rows(const Tap& tp, const float* dy, const float* zero, int64_t t0, int64_t np,
                      int64_t Q, int64_t K, int64_t koff, const float* (&dpi)[MP]) {
   const int64_t ow0 = tp.ob + t0;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MP; ++i)
     dpi[i] = (i < np && ow0 + i >= 0 && ow0 + i < Q) ? dy + tp.dyrow + (ow0 + i) * K + koff
                                                      : zero;
@@ -99,7 +99,7 @@ void cvec_tile(const ConvParams& p, const float* __restrict dy, const float* __r
                int ct) {
   const int64_t K = p.K, Kg = p.Kg(), Cg = p.Cg();
   vf acc[kMP][NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < kMP; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
@@ -111,7 +111,7 @@ void cvec_tile(const ConvParams& p, const float* __restrict dy, const float* __r
       vf wv[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) wv[v] = vload(wp + (k * NV + v) * VL);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int i = 0; i < kMP; ++i) {
         const vf b = vbcast(dpi[i][k]);
 #pragma GCC unroll 4
@@ -141,7 +141,7 @@ inline void kdot_step(vf (&acc)[kMPk][CC], const float* __restrict wp, int64_t K
 #pragma GCC unroll 4
   for (int c = 0; c < CC; ++c)
     wv[c] = TAIL ? vload_n(wp + c * K + koff, kt) : vload(wp + c * K + koff);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < kMPk; ++i) {
     vf d = TAIL ? vload_n(dpi[i] + koff, kt) : vload(dpi[i] + koff);
     keep_in_register(d);  // one load per pixel, not one per channel
@@ -156,7 +156,7 @@ void kdot_tile(const ConvParams& p, const float* __restrict dy, const float* __r
                int64_t n, int64_t ih, int64_t f, int64_t t0, int64_t np, int64_t g, int64_t c0) {
   const int64_t K = p.K, Kg = p.Kg(), Cg = p.Cg(), kfull = Kg / VL * VL;
   vf acc[kMPk][CC];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < kMPk; ++i)
 #pragma GCC unroll 4
     for (int c = 0; c < CC; ++c) acc[i][c] = vf{};
