@@ -87,6 +87,7 @@ THREAD_SHAPES = [
     (2, 20, 20, 16, 24, 3, 3, 1, 1, 1),  # "auto" dx: Winograd forward of dy
     (2, 12, 12, 32, 48, 1, 1, 1, 0, 1),  # "auto" dx: the 1x1 GEMM
     (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 128 tiles, 2 K blocks)
+    (3, 21, 19, 72, 33, 3, 5, (2, 1), 2, 1),
 ]
 
 

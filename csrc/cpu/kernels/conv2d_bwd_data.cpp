@@ -8,7 +8,8 @@
 // multiply by inserted zeros ever happens.
 //
 //   cvec:   tile of 6-14 pixels x NV vectors of channels, broadcast dy[k], FMA repacked
-//           weights wt[g][r][s][k][c]  (C >= a vector's worth)
+//           weights wt[g][r][s][k][c]  (C >= a vector's worth); dy rows repacked per thread
+//           into [k / VL][column][VL] with zero columns, so a tap is one pointer
 //   kdot:   tile of kMPk pixels x CC channels, vectors along K, one horizontal sum per
 //           output at the end  (first layers: C = 3 would leave a C vector mostly empty)
 //   simple: plain loops, any groups (vectorised over channels for depthwise)
@@ -84,7 +85,7 @@ template <int MP>
 inline void tap_rows(const Tap& tp, const float* dy, const float* zero, int64_t t0, int64_t np,
                      int64_t Q, int64_t K, int64_t koff, const float* (&dpi)[MP]) {
   const int64_t ow0 = tp.ob + t0;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MP; ++i)
     dpi[i] = (i < np && ow0 + i >= 0 && ow0 + i < Q) ? dy + tp.dyrow + (ow0 + i) * K + koff
                                                      : zero;
@@ -92,42 +93,94 @@ inline void tap_rows(const Tap& tp, const float* dy, const float* zero, int64_t 
 
 // ---------------------------------------------------------------------------------------- cvec
 
+// dy rows repacked as [k block of VL][column][VL] (column = ow + padl, zero outside
+// [0, Q)): a tile's pixels sit VL floats apart from one pointer per tap (constant offsets,
+// no edge cases; 14 row pointers per tap spilled the GPRs), and a cache line feeds VL steps
+// of k as in the NHWC row. A small per-thread ring of rows (slot oh mod nslots, tagged)
+// repacks each dy row about once per channel block.
+struct RowRing {
+  float* data;      // nslots x [KB blocks][ld][VL]
+  int64_t* tags;    // (g * N + n) * P + oh of the row in each slot, -1 if none
+  int64_t nslots, ld, padl, nkb;
+
+  const float* row(const ConvParams& p, const float* dy, int64_t g, int64_t n, int64_t oh) {
+    const int64_t Kg = p.Kg(), slot = oh % nslots, tag = (g * p.N + n) * p.P + oh;
+    float* t = data + slot * nkb * ld * VL;
+    if (tags[slot] == tag) return t;
+    tags[slot] = tag;
+    const float* src = dy + (n * p.P + oh) * p.Q * p.K + g * Kg;
+    for (int64_t kb = 0; kb < nkb; ++kb) {
+      float* tb = t + kb * ld * VL;
+      const int kn = int(std::min<int64_t>(VL, Kg - kb * VL));
+      for (int64_t c = 0; c < padl; ++c) vstore(tb + c * VL, vf{});
+      for (int64_t q = 0; q < p.Q; ++q)
+        vstore(tb + (padl + q) * VL, vload_t(src + q * p.K + kb * VL, kn));
+      for (int64_t c = padl + p.Q; c < ld; ++c) vstore(tb + c * VL, vf{});
+    }
+    return t;
+  }
+};
+
+// One tap of a cvec tile: the transposed dy row at the tap's first column, and its weights.
+struct RowTap {
+  const float* d;   // T[0][ob + padl][0]: pixel t of the phase, step k reads
+                    // d[(k / VL * ld + t) * VL + k % VL]
+  const float* w;   // wt block + rs * Kg * NV * VL
+};
+
+// The taps that reach dx row (n, ih), phase f (count pixels), of group g.
+int64_t row_taps(const ConvParams& p, RowRing& ring, const float* dy, const float* wt,
+                 int64_t wstride, int64_t g, int64_t n, int64_t ih, int64_t f, int64_t count,
+                 RowTap* taps) {
+  int64_t m = 0;
+  for (int64_t r = 0; r < p.R; ++r) {
+    int64_t oh;
+    if (!tap_row(p, ih, r, oh)) continue;
+    const float* t = nullptr;
+    for (int64_t s = 0; s < p.S; ++s) {
+      int64_t ob;
+      if (!tap_col(p, f, s, ob) || ob >= p.Q || ob + count <= 0) continue;
+      if (!t) t = ring.row(p, dy, g, n, oh);
+      taps[m++] = {t + (ob + ring.padl) * VL, wt + (r * p.S + s) * wstride};
+    }
+  }
+  return m;
+}
+
 template <int NV, int kMP = cvec_mp(NV)>
-void cvec_tile(const ConvParams& p, const float* __restrict dy, const float* __restrict wt,
-               const float* __restrict zero, const Tap* taps, int64_t ntaps, float* __restrict dx,
-               int64_t n, int64_t ih, int64_t f, int64_t t0, int64_t np, int64_t g, int64_t c0,
-               int ct) {
-  const int64_t K = p.K, Kg = p.Kg(), Cg = p.Cg();
+void cvec_tile(const RowTap* taps, int64_t ntaps, int64_t Kg, int64_t ld, int64_t t0,
+               float* __restrict dst, int64_t dstep, int64_t np, int ct) {
   vf acc[kMP][NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < kMP; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
   for (int64_t tp = 0; tp < ntaps; ++tp) {
-    const float* dpi[kMP];
-    tap_rows<kMP>(taps[tp], dy, zero, t0, np, p.Q, K, g * Kg, dpi);
-    const float* wp = wt + taps[tp].rs * Kg * NV * VL;
-    for (int64_t k = 0; k < Kg; ++k) {
-      vf wv[NV];
+    const float* __restrict wp = taps[tp].w;
+    for (int64_t k0 = 0; k0 < Kg; k0 += VL) {
+      const float* __restrict d = taps[tp].d + (k0 * ld + t0 * VL);
+      const int64_t kn = std::min<int64_t>(VL, Kg - k0);
+      for (int64_t kk = 0; kk < kn; ++kk, ++d, wp += NV * VL) {
+        vf wv[NV];
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) wv[v] = vload(wp + (k * NV + v) * VL);
-#pragma GCC unroll 8
-      for (int i = 0; i < kMP; ++i) {
-        const vf b = vbcast(dpi[i][k]);
+        for (int v = 0; v < NV; ++v) wv[v] = vload(wp + v * VL);
+#pragma GCC unroll 16
+        for (int i = 0; i < kMP; ++i) {
+          vf b = vbcast(d[i * VL]);
+          if (NV > 1) keep_in_register(b);  // one broadcast for NV FMAs; NV = 1 folds it
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] += b * wv[v];
+          for (int v = 0; v < NV; ++v) acc[i][v] += b * wv[v];
+        }
       }
     }
   }
-  for (int64_t i = 0; i < np; ++i) {
-    float* dst = dx + ((n * p.H + ih) * p.W + f + (t0 + i) * p.stride_w) * p.C + g * Cg + c0;
+  for (int64_t i = 0; i < np; ++i, dst += dstep) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) vstore_n(dst + v * VL, acc[i][v], v == NV - 1 ? ct : VL);
   }
 }
 
-using CvecFn = void (*)(const ConvParams&, const float*, const float*, const float*, const Tap*,
-                        int64_t, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+using CvecFn = void (*)(const RowTap*, int64_t, int64_t, int64_t, int64_t, float*, int64_t,
                         int64_t, int);
 const CvecFn kCvec[4] = {&cvec_tile<1>, &cvec_tile<2>, &cvec_tile<3>, &cvec_tile<4>};
 const int64_t kCvecMP[4] = {cvec_mp(1), cvec_mp(2), cvec_mp(3), cvec_mp(4)};
@@ -141,7 +194,7 @@ inline void kdot_step(vf (&acc)[kMPk][CC], const float* __restrict wp, int64_t K
 #pragma GCC unroll 4
   for (int c = 0; c < CC; ++c)
     wv[c] = TAIL ? vload_n(wp + c * K + koff, kt) : vload(wp + c * K + koff);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < kMPk; ++i) {
     vf d = TAIL ? vload_n(dpi[i] + koff, kt) : vload(dpi[i] + koff);
     keep_in_register(d);  // one load per pixel, not one per channel
@@ -156,7 +209,7 @@ void kdot_tile(const ConvParams& p, const float* __restrict dy, const float* __r
                int64_t n, int64_t ih, int64_t f, int64_t t0, int64_t np, int64_t g, int64_t c0) {
   const int64_t K = p.K, Kg = p.Kg(), Cg = p.Cg(), kfull = Kg / VL * VL;
   vf acc[kMPk][CC];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < kMPk; ++i)
 #pragma GCC unroll 4
     for (int c = 0; c < CC; ++c) acc[i][c] = vf{};
@@ -210,25 +263,46 @@ void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, 
           dst[k * width + c] = c0 + c < Cg ? w[(rs * Cg + c0 + c) * p.K + g * Kg + k] : 0.0f;
     }
   }
-  const float* zero = zero_row(p);
   const int64_t phases = std::min(p.stride_w, p.W), rows = p.N * p.H;
+  // Columns of the transposed rows: every tap's first column ob (>= lo) up to its last
+  // tile's end (< hi); rows of the ring: the dy rows one dx row reads span this many.
+  int64_t lo = 0, hi = p.Q;
+  for (int64_t f = 0; f < phases; ++f) {
+    const int64_t count = (p.W - f + p.stride_w - 1) / p.stride_w;
+    for (int64_t s = 0; s < S; ++s) {
+      int64_t ob;
+      if (!tap_col(p, f, s, ob) || ob >= p.Q || ob + count <= 0) continue;
+      lo = std::min(lo, ob);
+      hi = std::max(hi, ob + count + kCvecMP[0] - 1);
+    }
+  }
+  const int64_t padl = -lo, ld = padl + hi, nkb = (Kg + VL - 1) / VL;
+  const int64_t nslots = (R - 1) * p.dil_h / p.stride_h + 1;
   // Channel block outermost: a thread's run of tasks reuses one block of weights (L2).
 #pragma omp parallel num_threads(nt)
   {
-    Tap* taps = tap_buffer(p);
+    RowTap* taps = reinterpret_cast<RowTap*>(
+        workspace(48, size_t(R * S) * sizeof(RowTap) / sizeof(float)));
+    RowRing ring{workspace(49, size_t(nslots * nkb * ld * VL)),
+                 reinterpret_cast<int64_t*>(workspace(50, size_t(2 * nslots))), nslots, ld,
+                 padl, nkb};
+    for (int64_t i = 0; i < nslots; ++i) ring.tags[i] = -1;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < G * cb.count * rows; ++task) {
       const int64_t gb = task / rows, row = task % rows;
       const int64_t g = gb / cb.count, b = gb % cb.count, n = row / p.H, ih = row % p.H;
       const int64_t nv = cb.size(b), c0 = cb.start(b) * VL;
       const int ct = int(std::min<int64_t>(VL, Cg - (c0 + (nv - 1) * VL)));
+      const float* wb = wt + (g * Cgp + c0) * RSK;
       for (int64_t f = 0; f < phases; ++f) {
         const int64_t count = (p.W - f + p.stride_w - 1) / p.stride_w;
-        const int64_t ntaps = phase_taps(p, n, ih, f, count, taps);
+        const int64_t ntaps = row_taps(p, ring, dy, wb, Kg * nv * VL, g, n, ih, f, count, taps);
         const int64_t mp = kCvecMP[nv - 1];
+        float* drow = dx + ((n * p.H + ih) * p.W + f) * p.C + g * Cg + c0;
+        const int64_t dstep = p.stride_w * p.C;
         for (int64_t t0 = 0; t0 < count; t0 += mp)
-          kCvec[nv - 1](p, dy, wt + (g * Cgp + c0) * RSK, zero, taps, ntaps, dx, n, ih, f, t0,
-                        std::min<int64_t>(mp, count - t0), g, c0, ct);
+          kCvec[nv - 1](taps, ntaps, Kg, ld, t0, drow + t0 * dstep, dstep,
+                        std::min<int64_t>(mp, count - t0), ct);
       }
     }
   }
