@@ -242,3 +242,46 @@ def test_conv2d_backward_dw_runs_winograd(isa, pad, monkeypatch):
                                 "cvec")[1]
     assert np.array_equal(off, forced)
     assert np.abs(off - ref).max() / np.abs(ref).max() < err  # the direct sum is tighter
+
+
+# One input channel, stride 1 along the width: "auto" dw runs vectors along the output row.
+C1_SHAPES = [
+    # N, H, W, K, R, S, stride, padding, dilation
+    (5, 32, 32, 6, 5, 5, 1, 0, 1),                      # LeNet-5 conv1
+    (3, 19, 23, 20, 3, 4, (2, 1), ((1, 2), (3, 0)), 1),  # K tail, uneven padding, row stride
+    (2, 40, 37, 7, 3, 3, 1, 1, (2, 1)),                 # row dilation
+    (70, 9, 8, 3, 2, 2, 1, 0, 1),                       # more bands than chunks
+]
+
+
+@pytest.mark.parametrize("shape", C1_SHAPES)
+def test_conv2d_backward_dw_one_input_channel(isa, shape):
+    fc.set_isa(isa)
+    n, h, w_, k, r, s, stride, pad, dil = shape
+    rng = np.random.default_rng(8)
+    x, w = arrays(rng, (n, h, w_, 1)), arrays(rng, (r, s, 1, k))
+    geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, dil, 1)
+    dy = arrays(rng, geo.y_shape)
+    kw = {"stride": stride, "padding": pad, "dilation": dil}
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), **kw)[1]
+    p, q = geo.out_hw
+    outs = []
+    for threads in (1, 2, 3):
+        fc.set_num_threads(threads)
+        outs.append(fc.conv2d_backward(dy, x, w, **kw, need_dx=False, need_db=False)[1])
+    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (n * p * q) ** 0.5)
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])
+
+
+def test_conv2d_backward_dw_one_input_channel_inf_reaches_only_its_taps():
+    # Column 11 meets only tap s = 2 (Q = 10, not a whole vector under any ISA): the other
+    # taps stay finite although vectors run past the row's end.
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 12, 12, 1)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 1, 4)).astype(np.float32)
+    x[:, :, 11] = np.inf
+    dy = rng.standard_normal((2, 10, 10, 4)).astype(np.float32)
+    dw = fc.conv2d_backward(dy, x, w, need_dx=False, need_db=False)[1]
+    assert np.isfinite(dw[:, :2]).all() and not np.isfinite(dw[:, 2]).all()

@@ -100,6 +100,9 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   if (dw && algo == "auto" && tiles >= 128 &&
       std::string(conv2d_forward_choose(p).name) == "winograd") {
     FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw);
+  } else if (dw && algo == "auto" && p.C == 1 && p.groups == 1 && p.stride_w == 1 &&
+             p.dil_w == 1) {
+    FC_DISPATCH(conv2d_bwd_weight_c1, p, dy, x, dw);
   } else if (dw) {
     if (wa == WeightAlgo::tiled) FC_DISPATCH(conv2d_bwd_weight_tiled, p, dy, x, dw);
     else FC_DISPATCH(conv2d_bwd_weight_simple, p, dy, x, dw);

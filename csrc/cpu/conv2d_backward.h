@@ -27,6 +27,9 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_weight_tiled(const ConvParams& p, const float*
 // dw of a 3x3 stride-1 layer by Winograd F(4x4, 3x3): 36 GEMMs over transformed tiles.
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy,
                                                   const float* x, float* dw))
+// dw for one input channel, stride 1 and no dilation along the width: vectors along ow.
+FC_DECLARE_ISA_FN(void conv2d_bwd_weight_c1(const ConvParams& p, const float* dy,
+                                            const float* x, float* dw))
 // dw, plain loops (any groups), one filter tap per task.
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_simple(const ConvParams& p, const float* dy,
                                                 const float* x, float* dw))
