@@ -135,11 +135,9 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled = bool(decoupled)
 
-    def _grad(self, p):
-        return p.grad  # the L2 penalty (weight_decay without decoupling) is fused below
-
     def step(self, params: Iterable) -> None:
-        """One update of every trainable parameter that has a gradient (fused per array)."""
+        """One update of every trainable parameter that has a gradient: one fused pass per
+        array, the L2 penalty (weight_decay without decoupling) folded into it."""
         self.iterations += 1
         lr = self.lr
         wd = self.weight_decay
