@@ -291,3 +291,33 @@ def test_compile_fit_evaluate_delegate(monkeypatch):
     model.fit(1, 2)
     model.evaluate(3)
     assert calls == [("compile", [1.0]), ("fit", (1, 2)), ("evaluate", (3,))]
+
+
+def test_first_layer_skips_its_input_gradient(monkeypatch):
+    """Training (input_grad=False) asks the first conv for no dx, and every parameter
+    gradient is bitwise what a backward that also computes dL/dx gives."""
+    import fastconv as F
+    from fastconv import models
+    from fastconv.nn import layers_conv
+
+    nn.set_seed(3)
+    model = models.lenet5()
+    x = np.random.default_rng(3).random((4, 32, 32, 1), dtype=np.float32)
+    dy = np.random.default_rng(4).standard_normal((4, 10)).astype(np.float32)
+    model(x, training=True)
+    dx = model.backward(dy)
+    assert dx.shape == x.shape
+    full = [p.grad.copy() for p in model.parameters()]
+    calls = []
+    real = F.conv2d_backward
+
+    def spy(*args, **kw):
+        calls.append(kw["need_dx"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(layers_conv.F, "conv2d_backward", spy)
+    model(x, training=True)
+    assert model.backward(dy, input_grad=False) is None
+    assert calls == [True, False]  # c3 still passes dL/dx down to s2; c1 does not
+    for p, g in zip(model.parameters(), full, strict=True):
+        assert np.array_equal(p.grad, g), p.name

@@ -104,3 +104,20 @@ def test_compile_takes_the_models_loss_weights_hint():
     assert m.training_config.loss_weights == [1.0, 0.5]
     train.compile(m, "sgd", loss_weights=[1.0, 0.0])  # explicit wins
     assert m.training_config.loss_weights == [1.0, 0.0]
+
+
+def test_progress_bar_throttles_redraws():
+    import io
+
+    from fastconv.train.progress import ProgressBar
+
+    for interval, draws in ((1e9, 2), (0.0, 50)):  # slow: the first and the last batch only
+        out = io.StringIO()
+        bar = ProgressBar(50, "Epoch 1/1", stream=out, min_interval=interval)
+        bar._tqdm = None  # the plain-text bar, whether or not tqdm is installed
+        for i in range(50):
+            bar.update(1, {"loss": 1.0 / (i + 1)})
+        assert out.getvalue().count("\r") == draws
+        assert out.getvalue().endswith("50/50 loss=0.0200")
+        bar.close({"loss": 0.02})
+        assert out.getvalue().endswith("loss=0.0200\n")

@@ -154,9 +154,18 @@ class Plan:
         during backward instead of holding every activation until the end.
         """
         req = [input_grad] * self.n_inputs + [False] * (self.n_slots - self.n_inputs)
-        for step in self.steps:  # which values carry a gradient we need
-            req[step.out] = (any(req[j] for j in step.ins)
-                             or any(p.trainable for p in step.layer._params))
+        for step in self.steps:  # which values carry a gradient we need (plain loops: this
+            r = False            # runs every training step, generators cost more than it)
+            for j in step.ins:
+                if req[j]:
+                    r = True
+                    break
+            if not r:
+                for p in step.layer._params:
+                    if p.trainable:
+                        r = True
+                        break
+            req[step.out] = r
         grads: list = [None] * self.n_slots
         for j, dy in zip(self.outputs, dys, strict=False):
             if dy is not None:
@@ -169,13 +178,18 @@ class Plan:
             grads[step.out] = None
             if dy is None or not req[step.out]:
                 continue
-            need_dx = any(req[j] for j in step.ins)
+            need_dx = False
+            for j in step.ins:
+                if req[j]:
+                    need_dx = True
+                    break
             dx, pgrads = step.layer._backward(dy, ctx, need_dx)
             dy = ctx = None
-            for p, g in zip(step.layer._params, pgrads, strict=False):
-                if g is not None:
-                    p.grad = g if id(p) not in seen else p.grad + g  # a shared layer sums
-                    seen.add(id(p))
+            if pgrads:
+                for p, g in zip(step.layer._params, pgrads, strict=False):
+                    if g is not None:
+                        p.grad = g if id(p) not in seen else p.grad + g  # a shared layer sums
+                        seen.add(id(p))
             if not need_dx:
                 continue
             for j, d in zip(step.ins, dx if step.layer.multi_input else [dx], strict=False):

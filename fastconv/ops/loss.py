@@ -51,9 +51,9 @@ def _checked(logits: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
         if t.ndim != 1:
             raise ValueError(f"labels: integer labels must have shape ({n},), got {t.shape}")
         same_shape(t, "labels", (n,))
-        if t.min() < 0 or t.max() >= k:
-            raise ValueError(f"labels: class indices must be in [0, {k}), got "
-                             f"[{t.min()}, {t.max()}]")
+        lo, hi = np.minimum.reduce(t), np.maximum.reduce(t)  # no ndarray.min wrapper
+        if lo < 0 or hi >= k:
+            raise ValueError(f"labels: class indices must be in [0, {k}), got [{lo}, {hi}]")
         return z, np.ascontiguousarray(t, dtype=np.int64)
     t = array(t, "labels", 2, dtype=z.dtype)
     same_shape(t, "labels", (n, k))

@@ -54,3 +54,14 @@ def adam_update(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, l
         raise ValueError("adam_update: w, g, m and v must be distinct arrays")
     _adam_update(w, g, m, v, lr_t=float(lr_t), b1=float(b1), b2=float(b2), c2=float(c2),
                  eps=float(eps), l2=float(l2), decay=float(decay))
+
+
+def adam_update_scalars(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+                        scalars: tuple) -> None:
+    """:func:`adam_update` with the scalars as one tuple ``(lr_t, b1, b2, c2, eps, l2,
+    decay)``: the optimizer's per-array call, without building keyword arguments."""
+    if type(w) is np.ndarray and w.dtype is _F32 and get_backend() == "cpu":
+        _C.adam_update(w, g, m, v, *scalars)  # checks g, m, v as adam_update's fast path
+        return
+    lr_t, b1, b2, c2, eps, l2, decay = scalars
+    adam_update(w, g, m, v, lr_t=lr_t, b1=b1, b2=b2, c2=c2, eps=eps, l2=l2, decay=decay)

@@ -135,28 +135,42 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled = bool(decoupled)
 
-    def _grad(self, p):
-        return p.grad  # the L2 penalty (weight_decay without decoupling) is fused below
-
-    def _update(self, p, g, lr):
-        w = p.value
-        st = self._state.get(id(p))
-        if st is None:
-            st = self._state[id(p)] = {"m": np.zeros_like(w), "v": np.zeros_like(w), "t": 0}
-        t = st["t"] = st["t"] + 1  # per parameter: a late-unfrozen layer starts fresh
-        if g.dtype != w.dtype or not g.flags.c_contiguous:
-            g = np.ascontiguousarray(g, dtype=w.dtype)
+    def step(self, params: Iterable) -> None:
+        """One update of every trainable parameter that has a gradient: one fused pass per
+        array, the L2 penalty (weight_decay without decoupling) folded into it."""
+        self.iterations += 1
+        lr = self.lr
         wd = self.weight_decay
         l2, decay = (0.0, lr * wd) if self.decoupled else (wd, 0.0)
-        args = (w, g, st["m"], st["v"])
-        kw = dict(lr_t=lr / (1 - self.beta1 ** t), b1=self.beta1, b2=self.beta2,
-                  c2=1 / math.sqrt(1 - self.beta2 ** t), eps=self.eps, l2=l2, decay=decay)
-        if w.flags.c_contiguous and w.flags.writeable:
-            # one fused pass (C++ for float32): ResNet-50's 25 M parameters make every NumPy
-            # temporary count, LeNet-5's small arrays every call
-            _ops_optim.adam_update(*args, **kw)
-        else:
-            _reference.adam_update(*args, **kw)
+        scalars: dict[int, tuple] = {}  # step count -> the kernel's scalars (usually one t)
+        state = self._state
+        for p in params:
+            g = p.grad
+            if g is None or not getattr(p, "trainable", True):
+                continue
+            w = p.value
+            if g.shape != w.shape:
+                raise ValueError(f"{p.name}: grad shape {g.shape} != value shape {w.shape}")
+            st = state.get(id(p))
+            if st is None:
+                st = state[id(p)] = {"m": np.zeros_like(w), "v": np.zeros_like(w), "t": 0}
+            t = st["t"] = st["t"] + 1  # per parameter: a late-unfrozen layer starts fresh
+            sc = scalars.get(t)
+            if sc is None:
+                sc = scalars[t] = (lr / (1 - self.beta1 ** t), self.beta1, self.beta2,
+                                   1 / math.sqrt(1 - self.beta2 ** t), self.eps, l2, decay)
+            if g.dtype != w.dtype or not g.flags.c_contiguous:
+                g = np.ascontiguousarray(g, dtype=w.dtype)
+            if w.flags.c_contiguous and w.flags.writeable:
+                # one fused pass (C++ for float32): ResNet-50's 25 M parameters make every
+                # NumPy temporary count, LeNet-5's small arrays every call
+                _ops_optim.adam_update_scalars(w, g, st["m"], st["v"], sc)
+            else:
+                _reference.adam_update(w, g, st["m"], st["v"], **_adam_kw(sc))
+
+
+def _adam_kw(sc: tuple) -> dict:
+    return dict(zip(("lr_t", "b1", "b2", "c2", "eps", "l2", "decay"), sc, strict=True))
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": lambda: SGD(0.01, momentum=0.9), "rmsprop": RMSProp,

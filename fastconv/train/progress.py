@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
 
 class ProgressBar:
-    """``bar.update(n, logs)`` per batch, ``bar.close(logs)`` at the end of the epoch."""
+    """``bar.update(n, logs)`` per batch, ``bar.close(logs)`` at the end of the epoch.
 
-    def __init__(self, total: int, desc: str, enabled: bool = True, stream=None):
+    The line is redrawn at most every ``min_interval`` seconds (and on the last batch):
+    formatting and writing it every batch cost small networks ~5 % of their epoch.
+    """
+
+    def __init__(self, total: int, desc: str, enabled: bool = True, stream=None,
+                 min_interval: float = 0.1):
         self.total, self.desc, self.enabled = total, desc, enabled
         self.stream = stream or sys.stderr
         self.n, self.t0 = 0, time.perf_counter()
+        self.min_interval = float(min_interval)
+        self._shown = -math.inf  # when the line was last drawn
         self._tqdm = None
         if enabled:
             try:
@@ -31,10 +39,15 @@ class ProgressBar:
         self.n += n
         if not self.enabled:
             return
+        now = time.perf_counter()
+        due = now - self._shown >= self.min_interval or self.n >= self.total
         if self._tqdm is not None:
-            self._tqdm.set_postfix_str(self._fmt(logs), refresh=False)
+            if due:  # tqdm throttles its own redraws, but the postfix is formatted here
+                self._tqdm.set_postfix_str(self._fmt(logs), refresh=False)
+                self._shown = now
             self._tqdm.update(n)
-        else:
+        elif due:
+            self._shown = now
             width = 24
             done = int(width * self.n / max(self.total, 1))
             self.stream.write(f"\r{self.desc} [{'=' * done}{'.' * (width - done)}] "

@@ -37,7 +37,7 @@ void conv2d_fwd_depthwise(const ConvParams& p, const float* __restrict x,
                           float* __restrict y) {
   const int64_t C = p.C, rows = p.N * p.P;
   const int64_t cfull = C / (NV * V) * (NV * V);
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_work(double(rows) * p.Q * C * p.R * p.S)) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / p.P, oh = row % p.P;
     const int64_t ih0 = oh * p.stride_h - p.pad_t;

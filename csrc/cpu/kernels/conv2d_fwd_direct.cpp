@@ -88,7 +88,7 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   const int64_t tasks = ngroups * G * kchunks.count;
   const int64_t span_max = (WB - 1) * p.stride_w + (p.S - 1) * p.dil_w + 1;
 
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t nkc_ = kchunks.count;
     const int64_t kc = task % nkc_, g = (task / nkc_) % G, grp = task / (nkc_ * G);
@@ -177,7 +177,7 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
   constexpr int64_t kTilesPerTask = 8;
   const int64_t nchunk = (ntile + kTilesPerTask - 1) / kTilesPerTask;
   const int64_t tasks = nchunk * G * nkb;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t kb = task % nkb, g = (task / nkb) % G, chunk = task / (nkb * G);
     Tile t;

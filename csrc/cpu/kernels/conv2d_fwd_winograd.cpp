@@ -70,7 +70,7 @@ inline void at_1d(const T* m, T* o) {
 void transform_weights(const ConvParams& p, const float* w, float* U, int64_t nkb) {
   const int64_t C = p.C, K = p.K;
   // K blocks outer, channels inner: each of the 36 output streams is written sequentially.
-#pragma omp parallel for num_threads(num_threads()) schedule(static) collapse(2)
+#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C)) schedule(static) collapse(2)
   for (int64_t kb = 0; kb < nkb; ++kb)
     for (int64_t c = 0; c < C; ++c)
       for (int kk = 0; kk < KB; kk += V) {
@@ -183,7 +183,7 @@ void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, co
   const int64_t Cb = C > 1024 ? 512 : C, ncb = (C + Cb - 1) / Cb;
   alignas(64) static const float zeros[KB] = {};
 
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C)) schedule(static)
   for (int64_t task = 0; task < nblocks * nkc; ++task) {
     const int64_t blk = task / nkc, kc = task % nkc;
     const int64_t kb0 = kc * kper, kb1 = std::min(nkb, kb0 + kper), ks = (kb1 - kb0) * KB;
