@@ -36,7 +36,11 @@ constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
 constexpr int kMCmax = 8;
 
 
-constexpr int64_t kPixMax = 256;  // pixels per block (most)
+// Pixels per block: a tile's D slice (64 pixels x 4 vectors, 16 KiB) and X lines stay in L1
+// while it runs. Each block reloads the thread's dw tiles (prefetched, from L2 or L3); longer
+// blocks that amortise that better lose more to D falling out of L1 (measured on res4 and
+// VGG conv3_1, whose dw do not fit in L2).
+constexpr int64_t kPix = 64;
 
 // Row stride for a panel of n floats per row: whole vectors; when tiles read only a slice of
 // each row (sliced) and the stride is a multiple of 4 cache lines, one more line, else a
@@ -258,15 +262,11 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
   const Blocks kb((Kg + VL - 1) / VL, kNVw);
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
   const Blocks mb(M, std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max)));
-  // Task order (g, r, k block, m block): a thread repacks X only when (g, r) changes.
+  // Task order (g, r, m block, k block): a thread repacks X only when (g, r) changes, and
+  // consecutive tiles share their X lines.
   const int64_t tasks = p.groups * p.R * kb.count * mb.count;
   const int64_t pixels = p.N * p.P * p.Q;
   const int64_t ldx = panel_ld(M, mb.count > 1), ldd = panel_ld(kb.n * VL, kb.count > 1);
-  // Pixels per block. Each block loads and stores the thread's dw tiles once: when they fit
-  // in L2 a short block keeps D's K slice in L1; when they don't, a longer one keeps that
-  // traffic from becoming the bound (it costs D's slice living in L2 instead).
-  const double dw_bytes = 4.0 * p.R * M * Kg * p.groups / nt;
-  const int64_t kPix = dw_bytes > 384e3 ? kPixMax : 64;
   // Short contiguous window rows (first layers) are read in place; wide ones are packed, as
   // their 1 KiB-apart pixels would fall into a few cache sets.
   const bool in_place = p.groups == 1 && p.dil_w == 1 && M <= 96;
@@ -282,14 +282,14 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
       int64_t g, gr, j0, k0;
       float* dwp;
       DwFn fn;
-      int mc, kt;
+      int mc, kt, row_bytes;
     };
     Task* tab = reinterpret_cast<Task*>(
         workspace(48, size_t(std::max<int64_t>(t1 - t0, 1)) * sizeof(Task) / sizeof(float) + 1));
     for (int64_t task = t0; task < t1; ++task) {
       Task& t = tab[task - t0];
-      const int64_t m = task % mb.count, rest = task / mb.count;
-      const int64_t kbi = rest % kb.count, gr = rest / kb.count;
+      const int64_t kbi = task % kb.count, rest = task / kb.count;
+      const int64_t m = rest % mb.count, gr = rest / mb.count;
       const int64_t g = gr / p.R, r = gr % p.R;
       const int nv = int(kb.size(kbi));
       t.g = g, t.gr = gr, t.j0 = mb.start(m), t.mc = int(mb.size(m));
@@ -297,20 +297,22 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
       t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (nv - 1) * VL)));
       t.dwp = dw + (r * M + t.j0) * K + g * Kg + t.k0;
       t.fn = kDw[t.mc - 1][nv - 1][t.kt < VL];
+      t.row_bytes = int(((nv - 1) * VL + t.kt) * 4);
       // zero the tiles this thread owns
       const int64_t k_end = std::min<int64_t>(Kg - t.k0, int64_t(nv) * VL);
       for (int64_t i = 0; i < t.mc; ++i)
         for (int64_t k = 0; k < k_end; ++k) t.dwp[i * K + k] = 0.0f;
     }
-    XRun runs[kPixMax];
+    XRun runs[kPix];
     int64_t nrun = 0;
+    const int64_t ntask = t1 - t0;
     for (int64_t q0 = 0; q0 < pixels; q0 += kPix) {
       const int64_t np = std::min(kPix, pixels - q0);
       int64_t packed_g = -1, packed_gr = -1;
       Prefetcher pf;
       if (q0 + kPix < pixels)
-        pf.start(p, x, dy, q0 + kPix, std::min(kPix, pixels - q0 - kPix), t1 - t0);
-      for (int64_t task = 0; task < t1 - t0; ++task) {
+        pf.start(p, x, dy, q0 + kPix, std::min(kPix, pixels - q0 - kPix), ntask);
+      for (int64_t task = 0; task < ntask; ++task) {
         const Task& t = tab[task];
         pf.step();
         if (t.g != packed_g) pack_dy(p, dy, q0, np, t.g, D, ldd), packed_g = t.g;
@@ -324,6 +326,11 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
           }
           packed_gr = t.gr;
         }
+        // The next tile's dw rows into L1 while this one runs (dw may live in L3).
+        const Task& tn = tab[task + 1 < ntask ? task + 1 : 0];
+        for (int i = 0; i < tn.mc; ++i)
+          for (int b = 0; b < tn.row_bytes; b += 64)
+            __builtin_prefetch(reinterpret_cast<const char*>(tn.dwp + i * K) + b, 1, 3);
         for (int64_t u = 0; u < nrun; ++u)
           if (runs[u].xp)
             t.fn(runs[u].xp + t.j0, runs[u].ldx, D + runs[u].i0 * ldd + t.k0, ldd,
