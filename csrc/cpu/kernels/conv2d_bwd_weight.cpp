@@ -33,8 +33,7 @@ using namespace bwd;
 
 constexpr int kNVw = kRegs == 32 ? 4 : 2;    // K vectors per tile (max)
 constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
-constexpr int kMCmax = 8;
-
+constexpr int kMCmax = 12;  // rows per tile (max)
 
 // Pixels per block: a tile's D slice (64 pixels x 4 vectors, 16 KiB) and X lines stay in L1
 // while it runs. Each block reloads the thread's dw tiles (prefetched, from L2 or L3); longer
@@ -54,7 +53,7 @@ template <int MC, int NV, bool TAIL>
 void dw_tile(const float* __restrict xp, int64_t ldx, const float* __restrict dp, int64_t ldd,
              int64_t np, float* __restrict dwp, int64_t K, int kt) {
   vf acc[MC][NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MC; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
@@ -69,7 +68,7 @@ void dw_tile(const float* __restrict xp, int64_t ldx, const float* __restrict dp
     for (int v = 0; v < NV; ++v) d[v] = vload(dq + v * VL);
     bcast_fma(acc, xq, 1, d);
   } while (++q < np);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MC; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
@@ -80,8 +79,13 @@ using DwFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, flo
                       int);
 #define FC_DW_NV(MC, NV) {&dw_tile<MC, NV, false>, &dw_tile<MC, NV, true>}
 #define FC_DW_MC(MC) {FC_DW_NV(MC, 1), FC_DW_NV(MC, 2), FC_DW_NV(MC, 3), FC_DW_NV(MC, 4)}
+#define FC_DW_MC12(MC) {FC_DW_NV(MC, 1), FC_DW_NV(MC, 2), {nullptr, nullptr}, {nullptr, nullptr}}
+// MC > 8 only with NV <= 2 (a K of 16 or 32: taller tiles, fewer broadcasts per FMA).
 const DwFn kDw[kMCmax][4][2] = {FC_DW_MC(1), FC_DW_MC(2), FC_DW_MC(3), FC_DW_MC(4),
-                                FC_DW_MC(5), FC_DW_MC(6), FC_DW_MC(7), FC_DW_MC(8)};
+                                FC_DW_MC(5), FC_DW_MC(6), FC_DW_MC(7), FC_DW_MC(8),
+                                FC_DW_MC12(9), FC_DW_MC12(10), FC_DW_MC12(11),
+                                FC_DW_MC12(12)};
+#undef FC_DW_MC12
 #undef FC_DW_MC
 #undef FC_DW_NV
 
