@@ -286,6 +286,7 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
   // consecutive tiles share their X lines.
   const int64_t tasks = p.groups * p.R * kb.count * mb.count;
   const int64_t pixels = p.N * p.P * p.Q;
+  const Blocks pb(pixels, kPix);  // equal blocks: no short last one reloading every tile
   const int64_t ldx = panel_ld(M, mb.count > 1), ldd = panel_ld(kb.n * VL, kb.count > 1);
   // Short contiguous window rows (first layers) are read in place; wide ones are packed, as
   // their 1 KiB-apart pixels would fall into a few cache sets.
@@ -326,12 +327,11 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
     PixRow rows[kPix];
     int64_t nrows = 0;
     const int64_t ntask = t1 - t0;
-    for (int64_t q0 = 0; q0 < pixels; q0 += kPix) {
-      const int64_t np = std::min(kPix, pixels - q0);
+    for (int64_t b = 0; b < pb.count; ++b) {
+      const int64_t q0 = pb.start(b), np = pb.size(b);
       int64_t packed_g = -1, packed_gr = -1;
       Prefetcher pf;
-      if (q0 + kPix < pixels)
-        pf.start(p, x, dy, q0 + kPix, std::min(kPix, pixels - q0 - kPix), ntask);
+      if (b + 1 < pb.count) pf.start(p, x, dy, pb.start(b + 1), pb.size(b + 1), ntask);
       for (int64_t task = 0; task < ntask; ++task) {
         const Task& t = tab[task];
         pf.step();
