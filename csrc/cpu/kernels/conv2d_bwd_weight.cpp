@@ -291,6 +291,9 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
   // Short contiguous window rows (first layers) are read in place; wide ones are packed, as
   // their 1 KiB-apart pixels would fall into a few cache sets.
   const bool in_place = p.groups == 1 && p.dil_w == 1 && M <= 96;
+  // The next tile's dw rows are prefetched into L1 when the thread's dw exceeds L2 (from L3
+  // they would stall each tile's first loads); from L2 the prefetches only cost issue slots.
+  const bool prefetch_dw = 4.0 * p.R * M * Kg * p.groups / nt > 512e3;
 #pragma omp parallel num_threads(nt)
   {
     const int64_t nthr = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -346,9 +349,9 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
           }
           packed_gr = t.gr;
         }
-        // The next tile's dw rows into L1 while this one runs (dw may live in L3).
+        // The next tile's dw rows into L1 while this one runs.
         const Task& tn = tab[task + 1 < ntask ? task + 1 : 0];
-        for (int i = 0; i < tn.mc; ++i)
+        for (int i = 0; prefetch_dw && i < tn.mc; ++i)
           for (int b = 0; b < tn.row_bytes; b += 64)
             __builtin_prefetch(reinterpret_cast<const char*>(tn.dwp + i * K) + b, 1, 3);
         if (nrows > 0) {
