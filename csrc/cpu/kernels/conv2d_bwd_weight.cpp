@@ -33,10 +33,13 @@ using namespace bwd;
 
 constexpr int kNVw = kRegs == 32 ? 4 : 2;    // K vectors per tile (max)
 constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
-constexpr int kMCmax = 8;
+constexpr int kMCmax = 12;  // rows per tile (max)
 
-
-constexpr int64_t kPixMax = 256;  // pixels per block (most)
+// Pixels per block: a tile's D slice (64 pixels x 4 vectors, 16 KiB) and X lines stay in L1
+// while it runs. Each block reloads the thread's dw tiles (prefetched, from L2 or L3); longer
+// blocks that amortise that better lose more to D falling out of L1 (measured on res4 and
+// VGG conv3_1, whose dw do not fit in L2).
+constexpr int64_t kPix = 64;
 
 // Row stride for a panel of n floats per row: whole vectors; when tiles read only a slice of
 // each row (sliced) and the stride is a multiple of 4 cache lines, one more line, else a
@@ -46,11 +49,38 @@ inline int64_t panel_ld(int64_t n, bool sliced) {
   return sliced && (ld / 16) % 4 == 0 ? ld + 16 : ld;
 }
 
-template <int MC, int NV, bool TAIL>
-void dw_tile(const float* __restrict xp, int64_t ldx, const float* __restrict dp, int64_t ldd,
-             int64_t np, float* __restrict dwp, int64_t K, int kt) {
+// A pixel's x row (at the tile's first row) and D row (at its first K column).
+struct PixRow {
+  const float* x;
+  const float* d;
+};
+
+// One tile's pixels: rows at xp + q * ldx and dp + q * ldd (packed panels), or, when ROWS,
+// listed in rows[q] (first layers read x in place).
+struct TileArgs {
+  const float* xp;
+  int64_t ldx;
+  const float* dp;
+  int64_t ldd;
+  const PixRow* rows;
+  int64_t jo, ko;  // ROWS: the tile's first row and K column
+  int64_t np;
+  float* dwp;
+  int64_t K;
+  int kt;
+};
+
+template <int MC, int NV, bool TAIL, bool ROWS>
+void dw_tile(const TileArgs& a) {
+  const int64_t K = a.K, np = a.np, ldx = a.ldx, ldd = a.ldd;
+  const int kt = a.kt;
+  float* __restrict dwp = a.dwp;
+  const float* xp = a.xp;
+  const float* dp = a.dp;
+  const PixRow* rows = a.rows;
+  const int64_t jo = a.jo, ko = a.ko;
   vf acc[MC][NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MC; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
@@ -58,27 +88,35 @@ void dw_tile(const float* __restrict xp, int64_t ldx, const float* __restrict dp
                                         : vload(dwp + i * K + v * VL);
   int64_t q = 0;
   do {  // np >= 1; a do-while keeps GCC from staging the accumulators through the stack
-    const float* xq = xp + q * ldx;
-    const float* dq = dp + q * ldd;
+    const float* xq = ROWS ? rows[q].x + jo : xp + q * ldx;
+    const float* dq = ROWS ? rows[q].d + ko : dp + q * ldd;
     vf d[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) d[v] = vload(dq + v * VL);
     bcast_fma(acc, xq, 1, d);
   } while (++q < np);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MC; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
       vstore_n(dwp + i * K + v * VL, acc[i][v], (TAIL && v == NV - 1) ? kt : VL);
 }
 
-using DwFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, float*, int64_t,
-                      int);
-#define FC_DW_NV(MC, NV) {&dw_tile<MC, NV, false>, &dw_tile<MC, NV, true>}
+using DwFn = void (*)(const TileArgs&);
+#define FC_DW_NV(MC, NV) {{&dw_tile<MC, NV, false, false>, &dw_tile<MC, NV, true, false>}, \
+                          {&dw_tile<MC, NV, false, true>, &dw_tile<MC, NV, true, true>}}
+#define FC_DW_NO {{nullptr, nullptr}, {nullptr, nullptr}}
 #define FC_DW_MC(MC) {FC_DW_NV(MC, 1), FC_DW_NV(MC, 2), FC_DW_NV(MC, 3), FC_DW_NV(MC, 4)}
-const DwFn kDw[kMCmax][4][2] = {FC_DW_MC(1), FC_DW_MC(2), FC_DW_MC(3), FC_DW_MC(4),
-                                FC_DW_MC(5), FC_DW_MC(6), FC_DW_MC(7), FC_DW_MC(8)};
+#define FC_DW_MC12(MC) {FC_DW_NV(MC, 1), FC_DW_NV(MC, 2), FC_DW_NO, FC_DW_NO}
+// [MC - 1][NV - 1][ROWS][TAIL]. MC > 8 only with NV <= 2 (a K of 16 or 32: taller tiles,
+// fewer broadcasts per FMA).
+const DwFn kDw[kMCmax][4][2][2] = {FC_DW_MC(1), FC_DW_MC(2), FC_DW_MC(3), FC_DW_MC(4),
+                                   FC_DW_MC(5), FC_DW_MC(6), FC_DW_MC(7), FC_DW_MC(8),
+                                   FC_DW_MC12(9), FC_DW_MC12(10), FC_DW_MC12(11),
+                                   FC_DW_MC12(12)};
+#undef FC_DW_MC12
 #undef FC_DW_MC
+#undef FC_DW_NO
 #undef FC_DW_NV
 
 // dst[0..n) = src[0..n) without a libc call per short run (first layers copy 3-21 floats);
@@ -146,49 +184,35 @@ void pack_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t 
   }
 }
 
-// A run of the block's pixels whose x rows are at xp + i * ldx (i from the run's start).
-struct XRun {
-  int64_t i0, i1;
-  const float* xp;
-  int64_t ldx;
-};
-
 // First layers (a window row of S * C floats, contiguous in x, a few cache lines): pixels
 // whose window lies inside the image read x in place, only the edge pixels are packed into
-// X, and pixels whose filter row r falls in the top/bottom padding are skipped (they add
-// zeros). Each tile then walks the runs in pixel order, so its sums are unchanged.
-int64_t plan_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t np,
-               int64_t r, float* __restrict X, int64_t ldx, XRun* runs) {
+// X, and pixels whose filter row r falls in the top/bottom padding are left out (they add
+// zeros). rows[] lists the rest in pixel order, so a tile's sums are unchanged; one list per
+// block keeps each tile to one call (runs split at every image edge cost a reload of the
+// tile each). Returns the count.
+int64_t plan_rows(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t np,
+                  int64_t r, float* __restrict X, int64_t ldx, const float* D, int64_t ldd,
+                  PixRow* rows) {
   const int64_t C = p.C, S = p.S;
-  int64_t n = q0 / (p.P * p.Q), oh = q0 / p.Q % p.P, ow = q0 % p.Q, nrun = 0;
-  int kind_prev = -1;  // 0 skip, 1 packed, 2 in place
+  int64_t n = q0 / (p.P * p.Q), oh = q0 / p.Q % p.P, ow = q0 % p.Q, count = 0;
   for (int64_t i = 0; i < np; ++i) {
     const int64_t ih = oh * p.stride_h - p.pad_t + r * p.dil_h;
-    const int64_t iw0 = ow * p.stride_w - p.pad_l;
-    const float* xr = x + (n * p.H + ih) * p.W * C;  // the image row (used when ih is inside)
-    int kind = 2;
-    if (ih < 0 || ih >= p.H) {
-      kind = 0;
-    } else if (iw0 < 0 || iw0 + S > p.W) {
-      kind = 1;
-      pack_window(X + i * ldx, xr, iw0, S, C, p.W);
-    }
-    // A new run when the kind changes, or an in-place run reaches a new output row.
-    const bool cont = kind == kind_prev && (kind != 2 || ow != 0);
-    if (!cont) {
-      if (nrun) runs[nrun - 1].i1 = i;
-      if (kind == 1) runs[nrun++] = {i, i, X + i * ldx, ldx};
-      else if (kind == 2) runs[nrun++] = {i, i, xr + iw0 * C, p.stride_w * C};
-      else runs[nrun++] = {i, i, nullptr, 0};
-      kind_prev = kind;
+    if (ih >= 0 && ih < p.H) {
+      const int64_t iw0 = ow * p.stride_w - p.pad_l;
+      const float* xr = x + (n * p.H + ih) * p.W * C;
+      if (iw0 < 0 || iw0 + S > p.W) {
+        pack_window(X + i * ldx, xr, iw0, S, C, p.W);
+        rows[count++] = {X + i * ldx, D + i * ldd};
+      } else {
+        rows[count++] = {xr + iw0 * C, D + i * ldd};
+      }
     }
     if (++ow == p.Q) {
       ow = 0;
       if (++oh == p.P) oh = 0, ++n;
     }
   }
-  runs[nrun - 1].i1 = np;
-  return nrun;
+  return count;
 }
 
 // D[i][k] = dy[q0 + i, g*Kg + k], zero-filled up to whole vectors.
@@ -258,18 +282,18 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
   const Blocks kb((Kg + VL - 1) / VL, kNVw);
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
   const Blocks mb(M, std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max)));
-  // Task order (g, r, k block, m block): a thread repacks X only when (g, r) changes.
+  // Task order (g, r, m block, k block): a thread repacks X only when (g, r) changes, and
+  // consecutive tiles share their X lines.
   const int64_t tasks = p.groups * p.R * kb.count * mb.count;
   const int64_t pixels = p.N * p.P * p.Q;
+  const Blocks pb(pixels, kPix);  // equal blocks: no short last one reloading every tile
   const int64_t ldx = panel_ld(M, mb.count > 1), ldd = panel_ld(kb.n * VL, kb.count > 1);
-  // Pixels per block. Each block loads and stores the thread's dw tiles once: when they fit
-  // in L2 a short block keeps D's K slice in L1; when they don't, a longer one keeps that
-  // traffic from becoming the bound (it costs D's slice living in L2 instead).
-  const double dw_bytes = 4.0 * p.R * M * Kg * p.groups / nt;
-  const int64_t kPix = dw_bytes > 384e3 ? kPixMax : 64;
   // Short contiguous window rows (first layers) are read in place; wide ones are packed, as
   // their 1 KiB-apart pixels would fall into a few cache sets.
   const bool in_place = p.groups == 1 && p.dil_w == 1 && M <= 96;
+  // The next tile's dw rows are prefetched into L1 when the thread's dw exceeds L2 (from L3
+  // they would stall each tile's first loads); from L2 the prefetches only cost issue slots.
+  const bool prefetch_dw = 4.0 * p.R * M * Kg * p.groups / nt > 512e3;
 #pragma omp parallel num_threads(nt)
   {
     const int64_t nthr = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -282,52 +306,59 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
       int64_t g, gr, j0, k0;
       float* dwp;
       DwFn fn;
-      int mc, kt;
+      int mc, kt, row_bytes;
     };
     Task* tab = reinterpret_cast<Task*>(
         workspace(48, size_t(std::max<int64_t>(t1 - t0, 1)) * sizeof(Task) / sizeof(float) + 1));
     for (int64_t task = t0; task < t1; ++task) {
       Task& t = tab[task - t0];
-      const int64_t m = task % mb.count, rest = task / mb.count;
-      const int64_t kbi = rest % kb.count, gr = rest / kb.count;
+      const int64_t kbi = task % kb.count, rest = task / kb.count;
+      const int64_t m = rest % mb.count, gr = rest / mb.count;
       const int64_t g = gr / p.R, r = gr % p.R;
       const int nv = int(kb.size(kbi));
       t.g = g, t.gr = gr, t.j0 = mb.start(m), t.mc = int(mb.size(m));
       t.k0 = kb.start(kbi) * VL;
       t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (nv - 1) * VL)));
       t.dwp = dw + (r * M + t.j0) * K + g * Kg + t.k0;
-      t.fn = kDw[t.mc - 1][nv - 1][t.kt < VL];
+      t.fn = kDw[t.mc - 1][nv - 1][in_place][t.kt < VL];
+      t.row_bytes = int(((nv - 1) * VL + t.kt) * 4);
       // zero the tiles this thread owns
       const int64_t k_end = std::min<int64_t>(Kg - t.k0, int64_t(nv) * VL);
       for (int64_t i = 0; i < t.mc; ++i)
         for (int64_t k = 0; k < k_end; ++k) t.dwp[i * K + k] = 0.0f;
     }
-    XRun runs[kPixMax];
-    int64_t nrun = 0;
-    for (int64_t q0 = 0; q0 < pixels; q0 += kPix) {
-      const int64_t np = std::min(kPix, pixels - q0);
+    PixRow rows[kPix];
+    int64_t nrows = 0;
+    const int64_t ntask = t1 - t0;
+    for (int64_t b = 0; b < pb.count; ++b) {
+      const int64_t q0 = pb.start(b), np = pb.size(b);
       int64_t packed_g = -1, packed_gr = -1;
       Prefetcher pf;
-      if (q0 + kPix < pixels)
-        pf.start(p, x, dy, q0 + kPix, std::min(kPix, pixels - q0 - kPix), t1 - t0);
-      for (int64_t task = 0; task < t1 - t0; ++task) {
+      if (b + 1 < pb.count) pf.start(p, x, dy, pb.start(b + 1), pb.size(b + 1), ntask);
+      for (int64_t task = 0; task < ntask; ++task) {
         const Task& t = tab[task];
         pf.step();
         if (t.g != packed_g) pack_dy(p, dy, q0, np, t.g, D, ldd), packed_g = t.g;
         if (t.gr != packed_gr) {
           const int64_t r = t.gr % p.R;
           if (in_place) {
-            nrun = plan_x(p, x, q0, np, r, X, ldx, runs);
+            nrows = plan_rows(p, x, q0, np, r, X, ldx, D, ldd, rows);
           } else {
             pack_x(p, x, q0, np, t.g, r, X, ldx);
-            runs[0] = {0, np, X, ldx}, nrun = 1;
+            nrows = np;
           }
           packed_gr = t.gr;
         }
-        for (int64_t u = 0; u < nrun; ++u)
-          if (runs[u].xp)
-            t.fn(runs[u].xp + t.j0, runs[u].ldx, D + runs[u].i0 * ldd + t.k0, ldd,
-                 runs[u].i1 - runs[u].i0, t.dwp, K, t.kt);
+        // The next tile's dw rows into L1 while this one runs.
+        const Task& tn = tab[task + 1 < ntask ? task + 1 : 0];
+        for (int i = 0; prefetch_dw && i < tn.mc; ++i)
+          for (int b = 0; b < tn.row_bytes; b += 64)
+            __builtin_prefetch(reinterpret_cast<const char*>(tn.dwp + i * K) + b, 1, 3);
+        if (nrows > 0) {
+          const TileArgs a = {X + t.j0, ldx, D + t.k0, ldd, rows, t.j0, t.k0, nrows,
+                              t.dwp, K, t.kt};
+          t.fn(a);
+        }
       }
     }
   }
