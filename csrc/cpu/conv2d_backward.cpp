@@ -14,20 +14,24 @@ int vector_lanes() {
   }
 }
 
-enum class DataAlgo { cvec, kdot, simple };
+enum class DataAlgo { cvec, kdot, col2im, simple };
 enum class WeightAlgo { tiled, simple };
 
 // "auto": depthwise-like groups take the plain loops (vectorised over channels); few input
-// channels per group take the K-vector dot products; the rest the C-vector tiles.
+// channels per group and 1x1 layers the col2im GEMM; the rest the C-vector tiles.
 void pick(const ConvParams& p, const std::string& algo, DataAlgo& da, WeightAlgo& wa) {
   const int64_t Cg = p.Cg(), Kg = p.Kg(), vl = vector_lanes();
   if (algo == "auto") {
     const bool tiny_groups = p.groups > 1 && Cg * 4 <= vl && Kg * 4 <= vl;
-    da = tiny_groups ? DataAlgo::simple : (2 * Cg <= vl && Kg >= Cg ? DataAlgo::kdot
-                                                                   : DataAlgo::cvec);
+    // col2im: few channels (a C vector would be mostly empty) and 1x1 layers (a plain GEMM);
+    // measured 2-3x kdot on the 3-channel strided first layers and LeNet conv2.
+    const bool col = 2 * Cg <= vl || (p.R == 1 && p.S == 1);
+    da = tiny_groups ? DataAlgo::simple : col ? DataAlgo::col2im : DataAlgo::cvec;
     wa = tiny_groups ? WeightAlgo::simple : WeightAlgo::tiled;
   } else if (algo == "cvec") {
     da = DataAlgo::cvec, wa = WeightAlgo::tiled;
+  } else if (algo == "col2im") {
+    da = DataAlgo::col2im, wa = WeightAlgo::tiled;
   } else if (algo == "kdot") {
     da = DataAlgo::kdot, wa = WeightAlgo::tiled;
   } else if (algo == "simple") {
@@ -39,7 +43,7 @@ void pick(const ConvParams& p, const std::string& algo, DataAlgo& da, WeightAlgo
 
 }  // namespace
 
-std::vector<std::string> conv2d_backward_algos() { return {"auto", "cvec", "kdot", "simple"}; }
+std::vector<std::string> conv2d_backward_algos() { return {"auto", "cvec", "kdot", "col2im", "simple"}; }
 
 void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const float* w,
                      float* dx, float* dw, float* db, const std::string& algo) {
@@ -52,6 +56,7 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   pick(p, algo, da, wa);
   if (dx) {
     if (da == DataAlgo::cvec) FC_DISPATCH(conv2d_bwd_data_cvec, p, dy, w, dx);
+    else if (da == DataAlgo::col2im) FC_DISPATCH(conv2d_bwd_data_col2im, p, dy, w, dx);
     else if (da == DataAlgo::kdot) FC_DISPATCH(conv2d_bwd_data_kdot, p, dy, w, dx);
     else FC_DISPATCH(conv2d_bwd_data_simple, p, dy, w, dx);
   }

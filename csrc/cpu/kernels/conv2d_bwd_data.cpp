@@ -12,6 +12,8 @@
 //           into [k / VL][column][VL] with zero columns, so a tap is one pointer
 //   kdot:   tile of kMPk pixels x CC channels, vectors along K, one horizontal sum per
 //           output at the end  (first layers: C = 3 would leave a C vector mostly empty)
+//   col2im: per dy row, col = dy x w^T with vectors along (r, s, c), scatter-added into a band
+//           of dx rows owned by the task  (few channels: 3-channel strided first layers)
 //   simple: plain loops, any groups (vectorised over channels for depthwise)
 #include <omp.h>
 
@@ -327,6 +329,136 @@ void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy, const float* w, 
             for (int64_t t0 = 0; t0 < count; t0 += kMPk)
               kKdot[cb.size(b) - 1][p.Kg() % VL != 0](p, dy, w, zero, taps, ntaps, dx, n, ih, f, t0,
                                     std::min<int64_t>(kMPk, count - t0), g, cb.start(b));
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------- col2im
+
+namespace {
+
+// col2im: col[q][j] = sum_k dy[n, oh, q, k] * wT[k][j] with j = (r * S + s) * Cg + c, a GEMM
+// with vectors along j (the R*S*Cg filter outputs: 147 for 7x7x3, 363 for 11x11x3) instead
+// of along C (3 lanes of 16 used), then a scatter-add of each col row into dx.
+constexpr int kMPg = kRegs == 32 ? 6 : 4;   // pixels per GEMM tile
+constexpr int kNVg = kRegs == 32 ? 4 : 2;   // j vectors per GEMM tile (max)
+
+// col[q0 + i][v * VL ..] for kMPg pixels (rows past np repeat the last one, not stored) and
+// NV vectors of j, reduced over k = 0..K-1 in order.
+template <int NV>
+void col_tile(const float* __restrict d, int64_t dstride, int64_t np, const float* __restrict wt,
+              int64_t ldw, int64_t K, float* __restrict col, int64_t ldc) {
+  const float* dp[kMPg];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMPg; ++i) dp[i] = d + std::min<int64_t>(i, np - 1) * dstride;
+  vf acc[kMPg][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMPg; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
+  for (int64_t k = 0; k < K; ++k, wt += ldw) {
+    vf wv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) wv[v] = vload(wt + v * VL);
+#pragma GCC unroll 8
+    for (int i = 0; i < kMPg; ++i) {
+      vf b = vbcast(dp[i][k]);
+      if (NV > 1) keep_in_register(b);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += b * wv[v];
+    }
+  }
+  for (int64_t i = 0; i < np; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) vstore(col + i * ldc + v * VL, acc[i][v]);
+}
+
+using ColFn = void (*)(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*,
+                       int64_t);
+const ColFn kColTile[4] = {&col_tile<1>, &col_tile<kNVg >= 2 ? 2 : 1>,
+                           &col_tile<kNVg >= 3 ? 3 : 1>, &col_tile<kNVg >= 4 ? 4 : 1>};
+
+// dst[0..n) += src[0..n)
+inline void add_into(float* __restrict dst, const float* __restrict src, int64_t n) {
+  int64_t i = 0;
+  for (; i + VL <= n; i += VL) vstore(dst + i, vload(dst + i) + vload(src + i));
+  if (i < n) {
+    const int t = int(n - i);
+    vstore_n(dst + i, vload_n(dst + i, t) + vload_n(src + i, t), t);
+  }
+}
+
+}  // namespace
+
+void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), G = p.groups, R = p.R, S = p.S, SC = S * Cg;
+  const int nt = threads_for(conv_macs(p));
+  // wT[g][k][j], j = (r * S + s) * Cg + c, rows padded with zeros past R*S*Cg so that a
+  // tile's last vector may run past the end.
+  const int64_t RSC = R * SC, ldw = (RSC + VL - 1) / VL * VL + kNVg * VL;
+  float* wt = workspace(51, size_t(G * Kg * ldw));
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t gk = 0; gk < G * Kg; ++gk) {
+    const int64_t g = gk / Kg, k = gk % Kg;
+    float* dst = wt + gk * ldw;
+    for (int64_t j = 0; j < RSC; ++j) dst[j] = w[j * p.K + g * Kg + k];
+    for (int64_t j = RSC; j < ldw; ++j) dst[j] = 0.0f;
+  }
+  // Tasks own bands of kBand dx rows of one image; every dy row reaching a band adds the
+  // taps r that land in it, dy rows and pixels in ascending order, so each dx element sums
+  // the same terms in the same order whatever the banding or thread count.
+  constexpr int64_t kBand = 8;
+  const int64_t nband = (p.H + kBand - 1) / kBand;
+  const bool contig = G == 1 && p.dil_w == 1;  // a filter row's (s, c) are contiguous in dx
+#pragma omp parallel num_threads(nt)
+  {
+    float* col = workspace(52, size_t(p.Q * (ldw + kNVg * VL)));
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < p.N * nband; ++task) {
+      const int64_t n = task / nband, ih0 = task % nband * kBand;
+      const int64_t ih1 = std::min(p.H, ih0 + kBand);
+      float* xb = dx + (n * p.H + ih0) * p.W * p.C;
+      for (int64_t i = 0; i < (ih1 - ih0) * p.W * p.C; ++i) xb[i] = 0.0f;
+      // dy rows oh with some r: ih0 <= oh * sh - pt + r * dh < ih1
+      const int64_t num = ih0 + p.pad_t - (R - 1) * p.dil_h;
+      const int64_t oh0 = std::max<int64_t>(0, num > 0 ? (num + p.stride_h - 1) / p.stride_h : 0);
+      const int64_t oh1 = std::min(p.P, (ih1 - 1 + p.pad_t) / p.stride_h + 1);
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        const int64_t base = oh * p.stride_h - p.pad_t;  // ih of r = 0
+        int64_t r0 = 0, r1 = R;
+        while (r0 < R && base + r0 * p.dil_h < ih0) ++r0;
+        while (r1 > r0 && base + (r1 - 1) * p.dil_h >= ih1) --r1;
+        if (r0 >= r1) continue;
+        const int64_t j0 = r0 * SC, nj = (r1 - r0) * SC, nvj = (nj + VL - 1) / VL;
+        const int64_t ldc = nvj * VL;
+        for (int64_t g = 0; g < G; ++g) {
+          const float* drow = dy + (n * p.P + oh) * p.Q * p.K + g * Kg;
+          const float* wg = wt + g * Kg * ldw + j0;
+          for (int64_t v0 = 0; v0 < nvj; v0 += kNVg) {
+            const int64_t nv = std::min<int64_t>(kNVg, nvj - v0);
+            for (int64_t q0 = 0; q0 < p.Q; q0 += kMPg)
+              kColTile[nv - 1](drow + q0 * p.K, p.K, std::min<int64_t>(kMPg, p.Q - q0),
+                               wg + v0 * VL, ldw, Kg, col + q0 * ldc + v0 * VL, ldc);
+          }
+          for (int64_t q = 0; q < p.Q; ++q) {
+            const int64_t iw0 = q * p.stride_w - p.pad_l;
+            int64_t s0 = 0, s1 = S;
+            while (s0 < S && iw0 + s0 * p.dil_w < 0) ++s0;
+            while (s1 > s0 && iw0 + (s1 - 1) * p.dil_w >= p.W) --s1;
+            if (s0 >= s1) continue;
+            for (int64_t r = r0; r < r1; ++r) {
+              const float* src = col + q * ldc + (r - r0) * SC;
+              float* dst = dx + ((n * p.H + base + r * p.dil_h) * p.W) * p.C + g * Cg;
+              if (contig) {
+                add_into(dst + (iw0 + s0) * p.C, src + s0 * Cg, (s1 - s0) * Cg);
+                continue;
+              }
+              for (int64_t s = s0; s < s1; ++s)
+                add_into(dst + (iw0 + s * p.dil_w) * p.C, src + s * Cg, Cg);
+            }
+          }
+        }
       }
     }
   }
