@@ -18,6 +18,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "conv2d_bwd_simd.h"
 #include "cpu/conv2d_backward.h"
@@ -184,8 +185,21 @@ void cvec_tile(const RowTap* taps, int64_t ntaps, int64_t Kg, int64_t ld, int64_
 
 using CvecFn = void (*)(const RowTap*, int64_t, int64_t, int64_t, int64_t, float*, int64_t,
                         int64_t, int);
-const CvecFn kCvec[4] = {&cvec_tile<1>, &cvec_tile<2>, &cvec_tile<3>, &cvec_tile<4>};
+// Every tile width 1..cvec_mp(NV): a row is cut into tiles of near-equal width, so a 14-pixel
+// row with 6-pixel tiles runs 5 + 5 + 4 pixels, not 6 + 6 + 2 (a tile costs its full width).
+struct CvecRow {
+  CvecFn f[16];
+};
+template <int NV, int... M>
+constexpr CvecRow cvec_row(std::integer_sequence<int, M...>) {
+  return {{&cvec_tile<NV, std::min(M + 1, cvec_mp(NV))>...}};
+}
+const CvecRow kCvec[4] = {cvec_row<1>(std::make_integer_sequence<int, 16>{}),
+                          cvec_row<2>(std::make_integer_sequence<int, 16>{}),
+                          cvec_row<3>(std::make_integer_sequence<int, 16>{}),
+                          cvec_row<4>(std::make_integer_sequence<int, 16>{})};
 const int64_t kCvecMP[4] = {cvec_mp(1), cvec_mp(2), cvec_mp(3), cvec_mp(4)};
+static_assert(cvec_mp(1) <= 16, "kCvec rows hold 16 widths");
 
 // ---------------------------------------------------------------------------------------- kdot
 
@@ -299,12 +313,13 @@ void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, 
       for (int64_t f = 0; f < phases; ++f) {
         const int64_t count = (p.W - f + p.stride_w - 1) / p.stride_w;
         const int64_t ntaps = row_taps(p, ring, dy, wb, Kg * nv * VL, g, n, ih, f, count, taps);
-        const int64_t mp = kCvecMP[nv - 1];
+        const Blocks tiles(count, kCvecMP[nv - 1]);
         float* drow = dx + ((n * p.H + ih) * p.W + f) * p.C + g * Cg + c0;
         const int64_t dstep = p.stride_w * p.C;
-        for (int64_t t0 = 0; t0 < count; t0 += mp)
-          kCvec[nv - 1](taps, ntaps, Kg, ld, t0, drow + t0 * dstep, dstep,
-                        std::min<int64_t>(mp, count - t0), ct);
+        for (int64_t t = 0; t < tiles.count; ++t) {
+          const int64_t t0 = tiles.start(t), np = tiles.size(t);
+          kCvec[nv - 1].f[np - 1](taps, ntaps, Kg, ld, t0, drow + t0 * dstep, dstep, np, ct);
+        }
       }
     }
   }
