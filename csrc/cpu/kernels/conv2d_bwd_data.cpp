@@ -96,6 +96,35 @@ inline void tap_rows(const Tap& tp, const float* dy, const float* zero, int64_t 
 
 // ---------------------------------------------------------------------------------------- cvec
 
+// VL x VL transpose in registers: log2(VL) butterfly stages, stage B swapping bit B of the
+// row index with bit B of the lane index (two-source shuffles: vpermt2ps on AVX-512).
+typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
+
+template <int B, bool HI, int... L>
+constexpr vi stage_mask(std::integer_sequence<int, L...>) {
+  return vi{(HI ? ((L & B) == 0 ? L + B : VL + L) : ((L & B) == 0 ? L : VL + L - B))...};
+}
+
+template <int B>
+inline void transpose_stage(vf (&r)[VL]) {
+  constexpr vi lo = stage_mask<B, false>(std::make_integer_sequence<int, VL>{});
+  constexpr vi hi = stage_mask<B, true>(std::make_integer_sequence<int, VL>{});
+#pragma GCC unroll 16
+  for (int i = 0; i < VL; ++i)
+    if ((i & B) == 0) {
+      const vf a = r[i], b = r[i + B];
+      r[i] = __builtin_shuffle(a, b, lo);
+      r[i + B] = __builtin_shuffle(a, b, hi);
+    }
+}
+
+inline void transpose(vf (&r)[VL]) {
+  transpose_stage<1>(r);
+  transpose_stage<2>(r);
+  if constexpr (VL > 4) transpose_stage<4>(r);
+  if constexpr (VL > 8) transpose_stage<8>(r);
+}
+
 // dy rows repacked as [k block of VL][column][VL] (column = ow + padl, zero outside
 // [0, Q)): a tile's pixels sit VL floats apart from one pointer per tap (constant offsets,
 // no edge cases; 14 row pointers per tap spilled the GPRs), and a cache line feeds VL steps
@@ -274,9 +303,21 @@ void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, 
     for (int64_t b = 0; b < cb.count; ++b) {
       const int64_t c0 = cb.start(b) * VL, width = cb.size(b) * VL;
       float* dst = wt + (g * Cgp + c0) * RSK + rs * Kg * width;
-      for (int64_t k = 0; k < Kg; ++k)
-        for (int64_t c = 0; c < width; ++c)
-          dst[k * width + c] = c0 + c < Cg ? w[(rs * Cg + c0 + c) * p.K + g * Kg + k] : 0.0f;
+      for (int64_t k0 = 0; k0 < Kg; k0 += VL) {
+        const int kn = int(std::min<int64_t>(VL, Kg - k0));
+        for (int64_t cv = 0; cv < width; cv += VL) {
+          vf r[VL];
+#pragma GCC unroll 16
+          for (int i = 0; i < VL; ++i) {
+            const int64_t c = c0 + cv + i;
+            r[i] = c < Cg ? vload_t(w + (rs * Cg + c) * p.K + g * Kg + k0, kn) : vf{};
+          }
+          transpose(r);
+#pragma GCC unroll 16
+          for (int j = 0; j < VL; ++j)
+            if (j < kn) vstore(dst + (k0 + j) * width + cv, r[j]);
+        }
+      }
     }
   }
   const int64_t phases = std::min(p.stride_w, p.W), rows = p.N * p.H;
@@ -423,7 +464,8 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
   // Tasks own bands of kBand dx rows of one image; every dy row reaching a band adds the
   // taps r that land in it, dy rows and pixels in ascending order, so each dx element sums
   // the same terms in the same order whatever the banding or thread count.
-  constexpr int64_t kBand = 8;
+  // Up to 8 rows a band (fewer at batch 1, so that 2-3 threads find ~16 tasks to share).
+  const int64_t kBand = std::clamp<int64_t>(p.N * p.H / 16, 1, 8);
   const int64_t nband = (p.H + kBand - 1) / kBand;
   const bool contig = G == 1 && p.dil_w == 1;  // a filter row's (s, c) are contiguous in dx
 #pragma omp parallel num_threads(nt)
