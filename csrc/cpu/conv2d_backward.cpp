@@ -23,9 +23,11 @@ void pick(const ConvParams& p, const std::string& algo, DataAlgo& da, WeightAlgo
   const int64_t Cg = p.Cg(), Kg = p.Kg(), vl = vector_lanes();
   if (algo == "auto") {
     const bool tiny_groups = p.groups > 1 && Cg * 4 <= vl && Kg * 4 <= vl;
-    // col2im: few channels (a C vector would be mostly empty) and 1x1 layers (a plain GEMM);
-    // measured 2-3x kdot on the 3-channel strided first layers and LeNet conv2.
-    const bool col = 2 * Cg <= vl || (p.R == 1 && p.S == 1);
+    // col2im: few channels (a C vector would be mostly empty; measured 2-3x kdot on the
+    // 3-channel strided first layers and LeNet conv2) and 1x1 layers whose weights stay in
+    // L2 (a plain GEMM, 1.3x cvec on ResNet res3; it re-reads all weights per dy row, so
+    // 2048x512 1x1 layers at 7x7 ran at 0.4x cvec).
+    const bool col = 2 * Cg <= vl || (p.R == 1 && p.S == 1 && Cg * Kg <= 128 * 1024);
     da = tiny_groups ? DataAlgo::simple : col ? DataAlgo::col2im : DataAlgo::cvec;
     wa = tiny_groups ? WeightAlgo::simple : WeightAlgo::tiled;
   } else if (algo == "cvec") {

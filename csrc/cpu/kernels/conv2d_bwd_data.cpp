@@ -454,12 +454,24 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
   // tile's last vector may run past the end.
   const int64_t RSC = R * SC, ldw = (RSC + VL - 1) / VL * VL + kNVg * VL;
   float* wt = workspace(51, size_t(G * Kg * ldw));
+  const int64_t nkb = (Kg + VL - 1) / VL, jpad = (RSC + VL - 1) / VL * VL;
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t gk = 0; gk < G * Kg; ++gk) {
-    const int64_t g = gk / Kg, k = gk % Kg;
-    float* dst = wt + gk * ldw;
-    for (int64_t j = 0; j < RSC; ++j) dst[j] = w[j * p.K + g * Kg + k];
-    for (int64_t j = RSC; j < ldw; ++j) dst[j] = 0.0f;
+  for (int64_t gkb = 0; gkb < G * nkb; ++gkb) {  // VL x VL transposes of w[j][k]
+    const int64_t g = gkb / nkb, k0 = gkb % nkb * VL;
+    const int kn = int(std::min<int64_t>(VL, Kg - k0));
+    float* dst = wt + (g * Kg + k0) * ldw;
+    for (int64_t j0 = 0; j0 < RSC; j0 += VL) {
+      vf r[VL];
+#pragma GCC unroll 16
+      for (int i = 0; i < VL; ++i)
+        r[i] = j0 + i < RSC ? vload_t(w + (j0 + i) * p.K + g * Kg + k0, kn) : vf{};
+      transpose(r);
+#pragma GCC unroll 16
+      for (int k = 0; k < VL; ++k)
+        if (k < kn) vstore(dst + k * ldw + j0, r[k]);
+    }
+    for (int64_t k = 0; k < kn; ++k)
+      for (int64_t j = jpad; j < ldw; ++j) dst[k * ldw + j] = 0.0f;
   }
   // Tasks own bands of kBand dx rows of one image; every dy row reaching a band adds the
   // taps r that land in it, dy rows and pixels in ascending order, so each dx element sums
