@@ -400,17 +400,16 @@ namespace {
 constexpr int kMPg = kRegs == 32 ? 6 : 4;   // pixels per GEMM tile
 constexpr int kNVg = kRegs == 32 ? 4 : 2;   // j vectors per GEMM tile (max)
 
-// col[q0 + i][v * VL ..] for kMPg pixels (rows past np repeat the last one, not stored) and
-// NV vectors of j, reduced over k = 0..K-1 in order.
-template <int NV>
-void col_tile(const float* __restrict d, int64_t dstride, int64_t np, const float* __restrict wt,
+// col[i][v * VL ..] for MP pixels and NV vectors of j, reduced over k = 0..K-1 in order.
+template <int NV, int MP>
+void col_tile(const float* __restrict d, int64_t dstride, const float* __restrict wt,
               int64_t ldw, int64_t K, float* __restrict col, int64_t ldc) {
-  const float* dp[kMPg];
+  const float* dp[MP];
 #pragma GCC unroll 8
-  for (int i = 0; i < kMPg; ++i) dp[i] = d + std::min<int64_t>(i, np - 1) * dstride;
-  vf acc[kMPg][NV];
+  for (int i = 0; i < MP; ++i) dp[i] = d + i * dstride;
+  vf acc[MP][NV];
 #pragma GCC unroll 8
-  for (int i = 0; i < kMPg; ++i)
+  for (int i = 0; i < MP; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
   for (int64_t k = 0; k < K; ++k, wt += ldw) {
@@ -418,22 +417,33 @@ void col_tile(const float* __restrict d, int64_t dstride, int64_t np, const floa
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) wv[v] = vload(wt + v * VL);
 #pragma GCC unroll 8
-    for (int i = 0; i < kMPg; ++i) {
+    for (int i = 0; i < MP; ++i) {
       vf b = vbcast(dp[i][k]);
       if (NV > 1) keep_in_register(b);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] += b * wv[v];
     }
   }
-  for (int64_t i = 0; i < np; ++i)
+#pragma GCC unroll 8
+  for (int i = 0; i < MP; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) vstore(col + i * ldc + v * VL, acc[i][v]);
 }
 
-using ColFn = void (*)(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*,
-                       int64_t);
-const ColFn kColTile[4] = {&col_tile<1>, &col_tile<kNVg >= 2 ? 2 : 1>,
-                           &col_tile<kNVg >= 3 ? 3 : 1>, &col_tile<kNVg >= 4 ? 4 : 1>};
+// Every tile shape up to kMPg x kNVg: pixels and j vectors are cut into near-equal tiles
+// (55 pixels run as 6 x 5 + 5 x 5, not 9 x 6 + a 6-wide tile for one pixel).
+using ColFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, float*, int64_t);
+struct ColRow {
+  ColFn f[kMPg];
+};
+template <int NV, int... M>
+constexpr ColRow col_row(std::integer_sequence<int, M...>) {
+  return {{&col_tile<std::min(NV, kNVg), M + 1>...}};
+}
+const ColRow kColTile[4] = {col_row<1>(std::make_integer_sequence<int, kMPg>{}),
+                            col_row<2>(std::make_integer_sequence<int, kMPg>{}),
+                            col_row<3>(std::make_integer_sequence<int, kMPg>{}),
+                            col_row<4>(std::make_integer_sequence<int, kMPg>{})};
 
 // dst[0..n) += src[0..n)
 inline void add_into(float* __restrict dst, const float* __restrict src, int64_t n) {
@@ -480,6 +490,7 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
   const int64_t kBand = std::clamp<int64_t>(p.N * p.H / 16, 1, 8);
   const int64_t nband = (p.H + kBand - 1) / kBand;
   const bool contig = G == 1 && p.dil_w == 1;  // a filter row's (s, c) are contiguous in dx
+  const Blocks qtiles(p.Q, kMPg);
 #pragma omp parallel num_threads(nt)
   {
     float* col = workspace(52, size_t(p.Q * (ldw + kNVg * VL)));
@@ -504,11 +515,14 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
         for (int64_t g = 0; g < G; ++g) {
           const float* drow = dy + (n * p.P + oh) * p.Q * p.K + g * Kg;
           const float* wg = wt + g * Kg * ldw + j0;
-          for (int64_t v0 = 0; v0 < nvj; v0 += kNVg) {
-            const int64_t nv = std::min<int64_t>(kNVg, nvj - v0);
-            for (int64_t q0 = 0; q0 < p.Q; q0 += kMPg)
-              kColTile[nv - 1](drow + q0 * p.K, p.K, std::min<int64_t>(kMPg, p.Q - q0),
-                               wg + v0 * VL, ldw, Kg, col + q0 * ldc + v0 * VL, ldc);
+          const Blocks vch(nvj, kNVg);
+          for (int64_t b = 0; b < vch.count; ++b) {
+            const int64_t v0 = vch.start(b), nv = vch.size(b);
+            for (int64_t t = 0; t < qtiles.count; ++t) {
+              const int64_t q0 = qtiles.start(t);
+              kColTile[nv - 1].f[qtiles.size(t) - 1](drow + q0 * p.K, p.K, wg + v0 * VL, ldw,
+                                                     Kg, col + q0 * ldc + v0 * VL, ldc);
+            }
           }
           for (int64_t q = 0; q < p.Q; ++q) {
             const int64_t iw0 = q * p.stride_w - p.pad_l;
