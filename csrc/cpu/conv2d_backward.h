@@ -11,10 +11,12 @@
 namespace fc {
 
 // dx = conv2d_backward_data: register tile of dx pixels (one stride phase) x C vectors,
-// weights repacked to [g][r][s][k][c]; strided layers visit only the taps that hit a pixel.
+// weights repacked to [g][r][s][k][c], dy rows to [k/VL][column][VL]; strided layers visit
+// only the taps that hit a pixel.
 FC_DECLARE_ISA_FN(void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy,
                                             const float* w, float* dx))
-// dx for few input channels (first layers): dot products over K, vectors along K.
+// dx for few input channels: dot products over K, vectors along K (forced only; "auto"
+// takes col2im for these layers).
 FC_DECLARE_ISA_FN(void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy,
                                             const float* w, float* dx))
 // dx for few input channels: per dy row a GEMM col = dy x w^T over the R*S*C filter outputs,

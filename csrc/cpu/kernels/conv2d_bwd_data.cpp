@@ -1,6 +1,7 @@
 // Convolution backward-data: dx[n,ih,iw,c] = sum over (r,s,k) of dy[n,oh,ow,k] * w[r,s,c,k]
-// where ih = oh*sh - pt + r*dh and iw = ow*sw - pl + s*dw. Gather form: each dx pixel is
-// computed whole by one task, so no races and no thread-count dependence.
+// where ih = oh*sh - pt + r*dh and iw = ow*sw - pl + s*dw. Each dx pixel is computed whole
+// by one task (cvec, kdot, simple: gathered; col2im: scatter-added inside a band of rows the
+// task owns, in a fixed order), so no races and no thread-count dependence.
 //
 // Strided layers are decomposed by phase: the pixels of one dx row with the same iw mod sw
 // share the set of taps s that reach them, and consecutive such pixels read consecutive dy
@@ -11,7 +12,7 @@
 //           weights wt[g][r][s][k][c]  (C >= a vector's worth); dy rows repacked per thread
 //           into [k / VL][column][VL] with zero columns, so a tap is one pointer
 //   kdot:   tile of kMPk pixels x CC channels, vectors along K, one horizontal sum per
-//           output at the end  (first layers: C = 3 would leave a C vector mostly empty)
+//           output at the end  (few channels; "auto" now prefers col2im, 2-3x faster)
 //   col2im: per dy row, col = dy x w^T with vectors along (r, s, c), scatter-added into a band
 //           of dx rows owned by the task  (few channels: 3-channel strided first layers)
 //   simple: plain loops, any groups (vectorised over channels for depthwise)
