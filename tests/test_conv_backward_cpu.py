@@ -74,7 +74,7 @@ def test_conv2d_backward_need_flags(case, seed, need):
             assert a is None
 
 
-# Shapes that exercise every path: strided first layer (kdot), C-vector tiles with edges,
+# Shapes that exercise every path: strided first layer (col2im), C-vector tiles with edges,
 # K and C not multiples of the vector width, groups, depthwise, N=1. Each is big enough
 # (>= 1e6 multiply-adds) for the kernels to use more than one thread.
 THREAD_SHAPES = [
@@ -285,3 +285,37 @@ def test_conv2d_backward_dw_one_input_channel_inf_reaches_only_its_taps():
     dy = rng.standard_normal((2, 10, 10, 4)).astype(np.float32)
     dw = fc.conv2d_backward(dy, x, w, need_dx=False, need_db=False)[1]
     assert np.isfinite(dw[:, :2]).all() and not np.isfinite(dw[:, 2]).all()
+
+
+# dx paths (cvec: several channel blocks, K tails; col2im: bands, dilation_w > 1 without the
+# contiguous scatter, groups, 1x1 strided) against the reference and across thread counts.
+DX_SHAPES = [
+    # N, H, W, C, K, R, S, stride, padding, dilation, groups
+    (2, 23, 26, 70, 45, 3, 3, (1, 2), 2, (2, 1), 1),
+    (4, 40, 37, 5, 24, 4, 3, (3, 2), ((1, 2), (2, 0)), (1, 3), 1),
+    (4, 13, 14, 12, 20, 3, 5, 1, 2, 1, 2),
+    (8, 30, 29, 7, 200, 1, 1, 2, 0, 1, 1),
+]
+
+
+@pytest.mark.parametrize("algo", ["cvec", "col2im"])
+@pytest.mark.parametrize("shape", DX_SHAPES)
+def test_conv2d_backward_dx_paths(isa, algo, shape):
+    fc.set_isa(isa)
+    n, h, w_, c, k, r, s, stride, pad, dil, groups = shape
+    rng = np.random.default_rng(12)
+    x, w = arrays(rng, (n, h, w_, c)), arrays(rng, (r, s, c // groups, k))
+    geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, dil, groups)
+    dy = arrays(rng, geo.y_shape)
+    (t, b), (l, rr) = geo.pads
+    outs = []
+    for threads in (1, 2, 3):
+        fc.set_num_threads(threads)
+        outs.append(_C.conv2d_backward(dy, x, w, geo.stride, (t, b, l, rr), geo.dilation,
+                                       groups, True, False, False, algo)[0])
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), stride=stride, padding=pad,
+                                       dilation=dil, groups=groups)[0]
+    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (r * s * k) ** 0.5)

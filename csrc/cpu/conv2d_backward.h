@@ -11,12 +11,18 @@
 namespace fc {
 
 // dx = conv2d_backward_data: register tile of dx pixels (one stride phase) x C vectors,
-// weights repacked to [g][r][s][k][c]; strided layers visit only the taps that hit a pixel.
+// weights repacked to [g][r][s][k][c], dy rows to [k/VL][column][VL]; strided layers visit
+// only the taps that hit a pixel.
 FC_DECLARE_ISA_FN(void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy,
                                             const float* w, float* dx))
-// dx for few input channels (first layers): dot products over K, vectors along K.
+// dx for few input channels: dot products over K, vectors along K (forced only; "auto"
+// takes col2im for these layers).
 FC_DECLARE_ISA_FN(void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy,
                                             const float* w, float* dx))
+// dx for few input channels: per dy row a GEMM col = dy x w^T over the R*S*C filter outputs,
+// scatter-added into bands of dx rows (each band owned by one task, fixed order).
+FC_DECLARE_ISA_FN(void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy,
+                                              const float* w, float* dx))
 // dx, plain loops (any groups; vectorised over channels for depthwise).
 FC_DECLARE_ISA_FN(void conv2d_bwd_data_simple(const ConvParams& p, const float* dy,
                                               const float* w, float* dx))
@@ -37,7 +43,8 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_weight_simple(const ConvParams& p, const float
 FC_DECLARE_ISA_FN(void conv2d_bwd_bias(const ConvParams& p, const float* dy, float* db))
 
 // The algorithm variants: "auto" picks per layer; the others force one dx/dw pair
-// ("cvec": dx_cvec + dw_tiled, "kdot": dx_kdot + dw_tiled, "simple": plain loops).
+// ("cvec": dx_cvec + dw_tiled, "kdot": dx_kdot + dw_tiled, "col2im": dx_col2im + dw_tiled,
+// "simple": plain loops).
 std::vector<std::string> conv2d_backward_algos();
 
 // Any of dx, dw, db may be null (not computed). Throws std::invalid_argument on bad input.

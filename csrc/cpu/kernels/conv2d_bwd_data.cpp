@@ -1,6 +1,7 @@
 // Convolution backward-data: dx[n,ih,iw,c] = sum over (r,s,k) of dy[n,oh,ow,k] * w[r,s,c,k]
-// where ih = oh*sh - pt + r*dh and iw = ow*sw - pl + s*dw. Gather form: each dx pixel is
-// computed whole by one task, so no races and no thread-count dependence.
+// where ih = oh*sh - pt + r*dh and iw = ow*sw - pl + s*dw. Each dx pixel is computed whole
+// by one task (cvec, kdot, simple: gathered; col2im: scatter-added inside a band of rows the
+// task owns, in a fixed order), so no races and no thread-count dependence.
 //
 // Strided layers are decomposed by phase: the pixels of one dx row with the same iw mod sw
 // share the set of taps s that reach them, and consecutive such pixels read consecutive dy
@@ -11,11 +12,14 @@
 //           weights wt[g][r][s][k][c]  (C >= a vector's worth); dy rows repacked per thread
 //           into [k / VL][column][VL] with zero columns, so a tap is one pointer
 //   kdot:   tile of kMPk pixels x CC channels, vectors along K, one horizontal sum per
-//           output at the end  (first layers: C = 3 would leave a C vector mostly empty)
+//           output at the end  (few channels; "auto" now prefers col2im, 2-3x faster)
+//   col2im: per dy row, col = dy x w^T with vectors along (r, s, c), scatter-added into a band
+//           of dx rows owned by the task  (few channels: 3-channel strided first layers)
 //   simple: plain loops, any groups (vectorised over channels for depthwise)
 #include <omp.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "conv2d_bwd_simd.h"
 #include "cpu/conv2d_backward.h"
@@ -92,6 +96,35 @@ inline void tap_rows(const Tap& tp, const float* dy, const float* zero, int64_t 
 }
 
 // ---------------------------------------------------------------------------------------- cvec
+
+// VL x VL transpose in registers: log2(VL) butterfly stages, stage B swapping bit B of the
+// row index with bit B of the lane index (two-source shuffles: vpermt2ps on AVX-512).
+typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
+
+template <int B, bool HI, int... L>
+constexpr vi stage_mask(std::integer_sequence<int, L...>) {
+  return vi{(HI ? ((L & B) == 0 ? L + B : VL + L) : ((L & B) == 0 ? L : VL + L - B))...};
+}
+
+template <int B>
+inline void transpose_stage(vf (&r)[VL]) {
+  constexpr vi lo = stage_mask<B, false>(std::make_integer_sequence<int, VL>{});
+  constexpr vi hi = stage_mask<B, true>(std::make_integer_sequence<int, VL>{});
+#pragma GCC unroll 16
+  for (int i = 0; i < VL; ++i)
+    if ((i & B) == 0) {
+      const vf a = r[i], b = r[i + B];
+      r[i] = __builtin_shuffle(a, b, lo);
+      r[i + B] = __builtin_shuffle(a, b, hi);
+    }
+}
+
+inline void transpose(vf (&r)[VL]) {
+  transpose_stage<1>(r);
+  transpose_stage<2>(r);
+  if constexpr (VL > 4) transpose_stage<4>(r);
+  if constexpr (VL > 8) transpose_stage<8>(r);
+}
 
 // dy rows repacked as [k block of VL][column][VL] (column = ow + padl, zero outside
 // [0, Q)): a tile's pixels sit VL floats apart from one pointer per tap (constant offsets,
@@ -182,8 +215,21 @@ void cvec_tile(const RowTap* taps, int64_t ntaps, int64_t Kg, int64_t ld, int64_
 
 using CvecFn = void (*)(const RowTap*, int64_t, int64_t, int64_t, int64_t, float*, int64_t,
                         int64_t, int);
-const CvecFn kCvec[4] = {&cvec_tile<1>, &cvec_tile<2>, &cvec_tile<3>, &cvec_tile<4>};
+// Every tile width 1..cvec_mp(NV): a row is cut into tiles of near-equal width, so a 14-pixel
+// row with 6-pixel tiles runs 5 + 5 + 4 pixels, not 6 + 6 + 2 (a tile costs its full width).
+struct CvecRow {
+  CvecFn f[16];
+};
+template <int NV, int... M>
+constexpr CvecRow cvec_row(std::integer_sequence<int, M...>) {
+  return {{&cvec_tile<NV, std::min(M + 1, cvec_mp(NV))>...}};
+}
+const CvecRow kCvec[4] = {cvec_row<1>(std::make_integer_sequence<int, 16>{}),
+                          cvec_row<2>(std::make_integer_sequence<int, 16>{}),
+                          cvec_row<3>(std::make_integer_sequence<int, 16>{}),
+                          cvec_row<4>(std::make_integer_sequence<int, 16>{})};
 const int64_t kCvecMP[4] = {cvec_mp(1), cvec_mp(2), cvec_mp(3), cvec_mp(4)};
+static_assert(cvec_mp(1) <= 16, "kCvec rows hold 16 widths");
 
 // ---------------------------------------------------------------------------------------- kdot
 
@@ -258,9 +304,21 @@ void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, 
     for (int64_t b = 0; b < cb.count; ++b) {
       const int64_t c0 = cb.start(b) * VL, width = cb.size(b) * VL;
       float* dst = wt + (g * Cgp + c0) * RSK + rs * Kg * width;
-      for (int64_t k = 0; k < Kg; ++k)
-        for (int64_t c = 0; c < width; ++c)
-          dst[k * width + c] = c0 + c < Cg ? w[(rs * Cg + c0 + c) * p.K + g * Kg + k] : 0.0f;
+      for (int64_t k0 = 0; k0 < Kg; k0 += VL) {
+        const int kn = int(std::min<int64_t>(VL, Kg - k0));
+        for (int64_t cv = 0; cv < width; cv += VL) {
+          vf r[VL];
+#pragma GCC unroll 16
+          for (int i = 0; i < VL; ++i) {
+            const int64_t c = c0 + cv + i;
+            r[i] = c < Cg ? vload_t(w + (rs * Cg + c) * p.K + g * Kg + k0, kn) : vf{};
+          }
+          transpose(r);
+#pragma GCC unroll 16
+          for (int j = 0; j < VL; ++j)
+            if (j < kn) vstore(dst + (k0 + j) * width + cv, r[j]);
+        }
+      }
     }
   }
   const int64_t phases = std::min(p.stride_w, p.W), rows = p.N * p.H;
@@ -297,12 +355,13 @@ void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy, const float* w, 
       for (int64_t f = 0; f < phases; ++f) {
         const int64_t count = (p.W - f + p.stride_w - 1) / p.stride_w;
         const int64_t ntaps = row_taps(p, ring, dy, wb, Kg * nv * VL, g, n, ih, f, count, taps);
-        const int64_t mp = kCvecMP[nv - 1];
+        const Blocks tiles(count, kCvecMP[nv - 1]);
         float* drow = dx + ((n * p.H + ih) * p.W + f) * p.C + g * Cg + c0;
         const int64_t dstep = p.stride_w * p.C;
-        for (int64_t t0 = 0; t0 < count; t0 += mp)
-          kCvec[nv - 1](taps, ntaps, Kg, ld, t0, drow + t0 * dstep, dstep,
-                        std::min<int64_t>(mp, count - t0), ct);
+        for (int64_t t = 0; t < tiles.count; ++t) {
+          const int64_t t0 = tiles.start(t), np = tiles.size(t);
+          kCvec[nv - 1].f[np - 1](taps, ntaps, Kg, ld, t0, drow + t0 * dstep, dstep, np, ct);
+        }
       }
     }
   }
@@ -327,6 +386,164 @@ void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy, const float* w, 
             for (int64_t t0 = 0; t0 < count; t0 += kMPk)
               kKdot[cb.size(b) - 1][p.Kg() % VL != 0](p, dy, w, zero, taps, ntaps, dx, n, ih, f, t0,
                                     std::min<int64_t>(kMPk, count - t0), g, cb.start(b));
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------- col2im
+
+namespace {
+
+// col2im: col[q][j] = sum_k dy[n, oh, q, k] * wT[k][j] with j = (r * S + s) * Cg + c, a GEMM
+// with vectors along j (the R*S*Cg filter outputs: 147 for 7x7x3, 363 for 11x11x3) instead
+// of along C (3 lanes of 16 used), then a scatter-add of each col row into dx.
+constexpr int kMPg = kRegs == 32 ? 6 : 4;   // pixels per GEMM tile
+constexpr int kNVg = kRegs == 32 ? 4 : 2;   // j vectors per GEMM tile (max)
+
+// col[i][v * VL ..] for MP pixels and NV vectors of j, reduced over k = 0..K-1 in order.
+template <int NV, int MP>
+void col_tile(const float* __restrict d, int64_t dstride, const float* __restrict wt,
+              int64_t ldw, int64_t K, float* __restrict col, int64_t ldc) {
+  const float* dp[MP];
+#pragma GCC unroll 8
+  for (int i = 0; i < MP; ++i) dp[i] = d + i * dstride;
+  vf acc[MP][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MP; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
+  for (int64_t k = 0; k < K; ++k, wt += ldw) {
+    vf wv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) wv[v] = vload(wt + v * VL);
+#pragma GCC unroll 8
+    for (int i = 0; i < MP; ++i) {
+      vf b = vbcast(dp[i][k]);
+      if (NV > 1) keep_in_register(b);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += b * wv[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MP; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) vstore(col + i * ldc + v * VL, acc[i][v]);
+}
+
+// Every tile shape up to kMPg x kNVg: pixels and j vectors are cut into near-equal tiles
+// (55 pixels run as 6 x 5 + 5 x 5, not 9 x 6 + a 6-wide tile for one pixel).
+using ColFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, float*, int64_t);
+struct ColRow {
+  ColFn f[kMPg];
+};
+template <int NV, int... M>
+constexpr ColRow col_row(std::integer_sequence<int, M...>) {
+  return {{&col_tile<std::min(NV, kNVg), M + 1>...}};
+}
+const ColRow kColTile[4] = {col_row<1>(std::make_integer_sequence<int, kMPg>{}),
+                            col_row<2>(std::make_integer_sequence<int, kMPg>{}),
+                            col_row<3>(std::make_integer_sequence<int, kMPg>{}),
+                            col_row<4>(std::make_integer_sequence<int, kMPg>{})};
+
+// dst[0..n) += src[0..n)
+inline void add_into(float* __restrict dst, const float* __restrict src, int64_t n) {
+  int64_t i = 0;
+  for (; i + VL <= n; i += VL) vstore(dst + i, vload(dst + i) + vload(src + i));
+  if (i < n) {
+    const int t = int(n - i);
+    vstore_n(dst + i, vload_n(dst + i, t) + vload_n(src + i, t), t);
+  }
+}
+
+}  // namespace
+
+void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w, float* dx) {
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), G = p.groups, R = p.R, S = p.S, SC = S * Cg;
+  const int nt = threads_for(conv_macs(p));
+  // wT[g][k][j], j = (r * S + s) * Cg + c, rows padded with zeros past R*S*Cg so that a
+  // tile's last vector may run past the end.
+  const int64_t RSC = R * SC, ldw = (RSC + VL - 1) / VL * VL + kNVg * VL;
+  float* wt = workspace(51, size_t(G * Kg * ldw));
+  const int64_t nkb = (Kg + VL - 1) / VL, jpad = (RSC + VL - 1) / VL * VL;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t gkb = 0; gkb < G * nkb; ++gkb) {  // VL x VL transposes of w[j][k]
+    const int64_t g = gkb / nkb, k0 = gkb % nkb * VL;
+    const int kn = int(std::min<int64_t>(VL, Kg - k0));
+    float* dst = wt + (g * Kg + k0) * ldw;
+    for (int64_t j0 = 0; j0 < RSC; j0 += VL) {
+      vf r[VL];
+#pragma GCC unroll 16
+      for (int i = 0; i < VL; ++i)
+        r[i] = j0 + i < RSC ? vload_t(w + (j0 + i) * p.K + g * Kg + k0, kn) : vf{};
+      transpose(r);
+#pragma GCC unroll 16
+      for (int k = 0; k < VL; ++k)
+        if (k < kn) vstore(dst + k * ldw + j0, r[k]);
+    }
+    for (int64_t k = 0; k < kn; ++k)
+      for (int64_t j = jpad; j < ldw; ++j) dst[k * ldw + j] = 0.0f;
+  }
+  // Tasks own bands of kBand dx rows of one image; every dy row reaching a band adds the
+  // taps r that land in it, dy rows and pixels in ascending order, so each dx element sums
+  // the same terms in the same order whatever the banding or thread count.
+  // Up to 16 rows a band (fewer rows split fewer filters across bands: +5 % on the first
+  // layers vs 8), fewer at batch 1 so that 2-3 threads find ~16 tasks to share.
+  const int64_t kBand = std::clamp<int64_t>(p.N * p.H / 16, 1, 16);
+  const int64_t nband = (p.H + kBand - 1) / kBand;
+  const bool contig = G == 1 && p.dil_w == 1;  // a filter row's (s, c) are contiguous in dx
+  const Blocks qtiles(p.Q, kMPg);
+#pragma omp parallel num_threads(nt)
+  {
+    float* col = workspace(52, size_t(p.Q * (ldw + kNVg * VL)));
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < p.N * nband; ++task) {
+      const int64_t n = task / nband, ih0 = task % nband * kBand;
+      const int64_t ih1 = std::min(p.H, ih0 + kBand);
+      float* xb = dx + (n * p.H + ih0) * p.W * p.C;
+      for (int64_t i = 0; i < (ih1 - ih0) * p.W * p.C; ++i) xb[i] = 0.0f;
+      // dy rows oh with some r: ih0 <= oh * sh - pt + r * dh < ih1
+      const int64_t num = ih0 + p.pad_t - (R - 1) * p.dil_h;
+      const int64_t oh0 = std::max<int64_t>(0, num > 0 ? (num + p.stride_h - 1) / p.stride_h : 0);
+      const int64_t oh1 = std::min(p.P, (ih1 - 1 + p.pad_t) / p.stride_h + 1);
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        const int64_t base = oh * p.stride_h - p.pad_t;  // ih of r = 0
+        int64_t r0 = 0, r1 = R;
+        while (r0 < R && base + r0 * p.dil_h < ih0) ++r0;
+        while (r1 > r0 && base + (r1 - 1) * p.dil_h >= ih1) --r1;
+        if (r0 >= r1) continue;
+        const int64_t j0 = r0 * SC, nj = (r1 - r0) * SC, nvj = (nj + VL - 1) / VL;
+        const int64_t ldc = nvj * VL;
+        for (int64_t g = 0; g < G; ++g) {
+          const float* drow = dy + (n * p.P + oh) * p.Q * p.K + g * Kg;
+          const float* wg = wt + g * Kg * ldw + j0;
+          const Blocks vch(nvj, kNVg);
+          for (int64_t b = 0; b < vch.count; ++b) {
+            const int64_t v0 = vch.start(b), nv = vch.size(b);
+            for (int64_t t = 0; t < qtiles.count; ++t) {
+              const int64_t q0 = qtiles.start(t);
+              kColTile[nv - 1].f[qtiles.size(t) - 1](drow + q0 * p.K, p.K, wg + v0 * VL, ldw,
+                                                     Kg, col + q0 * ldc + v0 * VL, ldc);
+            }
+          }
+          for (int64_t q = 0; q < p.Q; ++q) {
+            const int64_t iw0 = q * p.stride_w - p.pad_l;
+            int64_t s0 = 0, s1 = S;
+            while (s0 < S && iw0 + s0 * p.dil_w < 0) ++s0;
+            while (s1 > s0 && iw0 + (s1 - 1) * p.dil_w >= p.W) --s1;
+            if (s0 >= s1) continue;
+            for (int64_t r = r0; r < r1; ++r) {
+              const float* src = col + q * ldc + (r - r0) * SC;
+              float* dst = dx + ((n * p.H + base + r * p.dil_h) * p.W) * p.C + g * Cg;
+              if (contig) {
+                add_into(dst + (iw0 + s0) * p.C, src + s0 * Cg, (s1 - s0) * Cg);
+                continue;
+              }
+              for (int64_t s = s0; s < s1; ++s)
+                add_into(dst + (iw0 + s * p.dil_w) * p.C, src + s * Cg, Cg);
+            }
+          }
+        }
       }
     }
   }
