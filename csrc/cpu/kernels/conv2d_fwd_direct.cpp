@@ -78,7 +78,10 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   // layers) are reused from L2 by about 8 tiles instead of 1-2 on short rows. Threads get
   // their parallelism from splitting the K blocks, not the rows: at batch 1 on 14x14 layers,
   // one row per task re-read every weight from memory for every row (memory-bound).
-  const int64_t rg = std::clamp<int64_t>(8 / ntile, 1, rows);
+  // Groups shrink (to one row) only when the K blocks cannot give 16 tasks: batch 1 with
+  // K <= 32 (Inception 5x5 at 28x28 had 7 tasks, a 4/3 split between two threads).
+  const int64_t rg =
+      std::clamp<int64_t>(std::min<int64_t>(8 / ntile, rows * G * nkb / 16), 1, rows);
   const Blocks rgroups(rows, rg);  // groups of near-equal size, so the threads stay balanced
   const int64_t ngroups = rgroups.count;
   // About 16 tasks or more, so two or three threads split them within a few percent.
