@@ -129,6 +129,17 @@ def test_direct_row_groups_straddle_images(isa, shape):
     check_variant(case, "direct", 5, True, True)
 
 
+@pytest.mark.parametrize("shape", [
+    (1, 5, 60, 4, 20, 3, 3, (1, 1), 1, (1, 1), 1),      # long rows: padded tiles copy a window
+    (2, 6, 10, 4, 40, 3, 3, (1, 1), 1, (1, 1), 1),      # short rows: the task's zero-padded strip
+    (3, 7, 9, 6, 20, 5, 3, (2, 1), ((2, 1), (0, 3)), (1, 2), 2),  # strip, groups, dilation
+    (1, 9, 40, 8, 70, 3, 3, (1, 2), ((1, 1), (2, 0)), (2, 1), 1)])
+def test_direct_padding_windows_and_strips(isa, shape):
+    # Both ways of reading the left/right padding: per-tile windows and per-task strips.
+    fc.set_isa(isa)
+    check_variant(ConvCase(*shape), "direct", 3, True, True)
+
+
 def test_winograd_error_is_documented_size():
     # Realistic magnitudes: a ResNet-style 3x3 layer on unit-variance data.
     rng = np.random.default_rng(2)

@@ -95,8 +95,10 @@ template <int U, int WB, int NV, int... J>
 __attribute__((always_inline)) inline void fma_step(vf (&acc)[WB][NV], const vf (&wv)[NV], const float* const* pb, int64_t xsb,
                      int64_t xs3b, std::integer_sequence<int, J...>) {
   constexpr PixAddr a = pix_addr(WB);
+  // always_inline: when GCC's size heuristics left these lambdas out of line (it did after
+  // one more ukernel instantiation), every FMA became a call and the kernel ran 2-3x slower.
   (
-      [&] {
+      [&]() __attribute__((always_inline)) {
         const vf xv = bcast<a.kind[J], a.m[J], U * int(sizeof(float))>(pb[a.bi[J]], xsb, xs3b);
         for (int v = 0; v < NV; ++v) acc[J][v] += xv * wv[v];
       }(),
