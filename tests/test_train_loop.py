@@ -106,15 +106,18 @@ def test_compile_takes_the_models_loss_weights_hint():
     assert m.training_config.loss_weights == [1.0, 0.0]
 
 
-def test_progress_bar_throttles_redraws():
+def test_progress_bar_throttles_redraws(monkeypatch):
     import io
+    import sys
 
     from fastconv.train.progress import ProgressBar
 
     for interval, draws in ((1e9, 2), (0.0, 50)):  # slow: the first and the last batch only
         out = io.StringIO()
-        bar = ProgressBar(50, "Epoch 1/1", stream=out, min_interval=interval)
-        bar._tqdm = None  # the plain-text bar, whether or not tqdm is installed
+        with monkeypatch.context() as mp:  # the plain-text bar, whether or not tqdm is installed
+            mp.setitem(sys.modules, "tqdm.auto", None)
+            bar = ProgressBar(50, "Epoch 1/1", stream=out, min_interval=interval)
+        assert bar._tqdm is None
         for i in range(50):
             bar.update(1, {"loss": 1.0 / (i + 1)})
         assert out.getvalue().count("\r") == draws
