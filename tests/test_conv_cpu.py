@@ -67,6 +67,16 @@ def variant_cases(draw, algo: str) -> ConvCase:
                         draw(st.integers(3, 19)), draw(st.integers(1, 40)),
                         draw(st.integers(1, 70)), 3, 3, (1, 1),
                         draw(st.sampled_from([0, 1, 2, "same", ((0, 2), (1, 0))])), (1, 1), 1)
+    if algo == "c1":  # one input channel, any row stride and dilation, rows past 64 pixels
+        r, s = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+        dh = draw(st.integers(1, 2))
+        pads = (draw(st.integers(0, r - 1)), draw(st.integers(0, r - 1)))
+        padw = (draw(st.integers(0, s - 1)), draw(st.integers(0, s - 1)))
+        case = ConvCase(draw(st.integers(1, 3)), draw(st.integers((r - 1) * dh + 1, 20)),
+                        draw(st.integers(s, 90)), 1, draw(st.integers(1, 40)), r, s,
+                        (draw(st.integers(1, 3)), 1), (pads, padw), (dh, 1), 1)
+        case.geometry()
+        return case
     if algo == "depthwise":
         c = draw(st.integers(1, 70))
         case = ConvCase(draw(st.integers(1, 2)), draw(st.integers(3, 9)),
@@ -89,7 +99,8 @@ def test_each_variant_matches_reference(isa, algo, data, seed, relu: bool, with_
 
 @pytest.mark.parametrize("shape", [(3, 17, 13, 8, 24, 3, 3, 2, 1), (1, 28, 28, 16, 32, 5, 5, 1, 2),
                                    (2, 30, 30, 3, 16, 7, 7, 2, 3), (2, 9, 11, 19, 37, 1, 1, 1, 0),
-                                   (1, 10, 12, 40, 40, 3, 3, 1, 1), (3, 7, 9, 5, 20, 3, 3, 1, 1)])
+                                   (1, 10, 12, 40, 40, 3, 3, 1, 1), (3, 7, 9, 5, 20, 3, 3, 1, 1),
+                                   (2, 32, 70, 1, 13, 5, 5, 1, 2)])
 @pytest.mark.parametrize("algo", ["auto", *VARIANTS])
 def test_conv2d_bitwise_identical_across_threads(isa, algo, shape):
     fc.set_isa(isa)

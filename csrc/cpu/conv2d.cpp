@@ -36,6 +36,10 @@ bool is_1x1(const ConvParams& p) {
   return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_t == 0 &&
          p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0;
 }
+// One input channel, stride 1 and no dilation along the width (grayscale first layers).
+bool is_c1(const ConvParams& p) {
+  return p.C == 1 && p.groups == 1 && p.stride_w == 1 && p.dil_w == 1;
+}
 bool is_depthwise(const ConvParams& p) { return p.groups == p.C && p.groups == p.K; }
 bool is_winograd_3x3(const ConvParams& p) {
   return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
@@ -69,6 +73,8 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
        FC_RUN(conv2d_fwd_depthwise)},
       {"winograd", "Winograd F(4x4, 3x3) for 3x3 stride-1 (relative error ~1e-4)",
        is_winograd_3x3, FC_RUN(conv2d_fwd_winograd)},
+      {"c1", "one input channel, stride 1 along the width: vectors along the output row",
+       is_c1, FC_RUN(conv2d_fwd_c1)},
       {"naive", "plain loops, the baseline every variant is checked against", always,
        FC_RUN(conv2d_fwd_naive)},
   };
@@ -77,6 +83,7 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
 
 const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p) {
   const char* name = is_depthwise(p)    ? "depthwise"
+                     : is_c1(p)         ? "c1"
                      : is_1x1(p)        ? "gemm1x1"
                      : winograd_wins(p) ? "winograd"
                                         : "direct";

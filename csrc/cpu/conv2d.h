@@ -33,6 +33,7 @@ FC_CONV_FWD_DECL(conv2d_fwd_direct)
 FC_CONV_FWD_DECL(conv2d_fwd_gemm1x1)
 FC_CONV_FWD_DECL(conv2d_fwd_depthwise)
 FC_CONV_FWD_DECL(conv2d_fwd_winograd)
+FC_CONV_FWD_DECL(conv2d_fwd_c1)
 #undef FC_CONV_FWD_DECL
 
 // One forward algorithm: the list of these is the single source for dispatch, tests and

@@ -1,5 +1,5 @@
 // Vector helpers for the convolution backward kernels, one definition per ISA build
-// (this header is included only by csrc/cpu/kernels/conv2d_bwd_*.cpp, inside FC_ISA_NS).
+// (included by the convolution kernel files, inside FC_ISA_NS).
 // VL floats per vector: 16 (AVX-512), 8 (AVX2), 4 (generic SSE2). Partial loads zero the
 // lanes past n, so tails along K or C never read past the end of an array.
 #pragma once

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "conv2d_bwd_simd.h"
+#include "conv2d_c1_strip.h"
 #include "cpu/conv2d_backward.h"
 #include "cpu/memory.h"
 
@@ -111,18 +112,7 @@ void conv2d_bwd_weight_c1(const ConvParams& p, const float* dy, const float* x, 
       const int64_t xrows = (rows - 1) * p.stride_h + (p.R - 1) * p.dil_h + 1;
       float* xp = workspace(5, size_t(xrows * Wp));
       float* dyT = workspace(6, size_t(K * rows * Qp));
-      for (int64_t j = 0; j < xrows; ++j) {
-        const int64_t ih = oh0 * p.stride_h - p.pad_t + j;
-        float* dst = xp + j * Wp;
-        const int64_t c1 = std::min(Q + p.S - 1, p.pad_l + p.W);
-        int64_t c = 0;
-        if (ih >= 0 && ih < p.H) {
-          const float* src = x + (n * p.H + ih) * p.W - p.pad_l;
-          for (; c < p.pad_l; ++c) dst[c] = 0.0f;
-          for (; c < c1; ++c) dst[c] = src[c];
-        }
-        for (; c < Wp; ++c) dst[c] = 0.0f;
-      }
+      c1_strip(p, x, n, oh0 * p.stride_h - p.pad_t, xrows, Wp, xp);
       for (int64_t oh = 0; oh < rows; ++oh) {
         const float* src = dy + ((n * P + oh0 + oh) * Q) * K;
         float* dst = dyT + oh * K * Qp;

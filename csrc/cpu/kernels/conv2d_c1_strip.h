@@ -1,0 +1,31 @@
+// Zero-padded input rows for the one-input-channel kernels (conv2d_fwd_c1, conv2d_bwd_weight_c1),
+// which run vectors along the output row (stride 1, no dilation along the width).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "cpu/conv2d.h"
+
+namespace fc {
+namespace FC_ISA_NS {
+
+// Row j of xp (Wp floats) is input row ih0 + j of image n: column c holds x[c - pad_l] for
+// pad_l <= c < min(Q + S - 1, pad_l + W), zero elsewhere (and the whole row outside x).
+inline void c1_strip(const ConvParams& p, const float* x, int64_t n, int64_t ih0, int64_t rows,
+                     int64_t Wp, float* xp) {
+  const int64_t cend = std::min(p.Q + p.S - 1, p.pad_l + p.W);
+  for (int64_t j = 0; j < rows; ++j) {
+    const int64_t ih = ih0 + j;
+    float* dst = xp + j * Wp;
+    int64_t c = 0;
+    if (ih >= 0 && ih < p.H) {
+      const float* src = x + (n * p.H + ih) * p.W;
+      for (; c < p.pad_l; ++c) dst[c] = 0.0f;
+      for (; c < cend; ++c) dst[c] = src[c - p.pad_l];
+    }
+    for (; c < Wp; ++c) dst[c] = 0.0f;
+  }
+}
+
+}  // namespace FC_ISA_NS
+}  // namespace fc
