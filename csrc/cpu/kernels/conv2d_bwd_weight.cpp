@@ -6,14 +6,18 @@
 // reads x at a fixed offset from the pixel's base address: one GEMM over all output pixels,
 // with M = S*Cg even when C = 3 (first layers: 21 rows for a 7x7, not 3).
 //
-// tiled: GEMM over a block of kPix output pixels at a time. Per block the thread packs the
-// pixels' x rows for its (group, filter row) into a panel X[pixel][j] (zeros where the window
-// hangs over the padding) and dy into D[pixel][k]; both panels get odd-line strides, since
-// NHWC rows of 256 or 512 channels sit at power-of-two strides that map to a few cache sets.
-// A register tile of MC rows x NV vectors along K then walks the block's pixels with
-// broadcast-FMAs. Each thread owns a fixed set of dw tiles and walks the pixels in the same
-// order, so each dw element is one sequential sum whatever the thread count: no partial
-// copies of dw, no merge; working memory is the two panels.
+// tiled: GEMM over blocks of kPix output pixels. Per block the thread packs the pixels' x
+// rows for its (group, filter row) into a panel X[pixel][j] (zeros where the window hangs
+// over the padding) and dy into D[pixel][k]; both panels get odd-line strides, since NHWC
+// rows of 256 or 512 channels sit at power-of-two strides that map to a few cache sets.
+// First layers (window rows of <= 96 floats) read x in place instead, through a list of
+// pixel rows (see plan_rows). A register tile of MC rows x NV vectors along K (6x4, 8x3,
+// 12x2 on AVX-512) then walks the block's pixels with broadcast-FMAs. Each thread owns a
+// fixed set of dw tiles, decoded once, and walks the pixels in the same order, so each dw
+// element is one sequential sum whatever the thread count: no partial copies of dw, no
+// merge; working memory is the two panels. While a block runs, the next block's dy and x
+// rows are prefetched into L2 (a few lines per tile), and, when dw is bigger than L2, each
+// next tile's dw rows into L1.
 // bias: fixed chunks of pixels (independent of the thread count), partials summed in order.
 #include <omp.h>
 
