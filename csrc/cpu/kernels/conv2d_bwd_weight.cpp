@@ -229,8 +229,16 @@ void pack_dy(const ConvParams& p, const float* __restrict dy, int64_t q0, int64_
   }
 }
 
-// The memory a block of pixels q0 .. q0+np reads: its dy rows and, per image, the input rows
-// its windows cover (a superset for strided layers). Up to 2 * kMaxImg + 1 ranges.
+// Input rows [ih0, ih1] the windows of output rows oh_lo .. oh_hi cover (clipped).
+inline void window_rows(const ConvParams& p, int64_t oh_lo, int64_t oh_hi, int64_t& ih0,
+                        int64_t& ih1) {
+  ih0 = std::max<int64_t>(0, oh_lo * p.stride_h - p.pad_t);
+  ih1 = std::min<int64_t>(p.H - 1, oh_hi * p.stride_h - p.pad_t + (p.R - 1) * p.dil_h);
+}
+
+// The memory a block of pixels q0 .. q0+np reads that the block before it (ending at pixel
+// q0 - 1) did not: its dy rows and, per image, the input rows its windows cover beyond the
+// previous block's (a superset for strided layers). At most kMaxSpans ranges.
 struct Span {
   const char* p;
   int64_t bytes;
@@ -242,12 +250,17 @@ int block_spans(const ConvParams& p, const float* x, const float* dy, int64_t q0
   int ns = 0;
   sp[ns++] = {reinterpret_cast<const char*>(dy + q0 * p.K), np * p.K * 4};
   const int64_t PQ = p.P * p.Q, q1 = q0 + np - 1;
+  int64_t prev_n = -1, prev_ih1 = -1;  // the previous block's last image and input row
+  if (q0 > 0) {
+    int64_t ih0;
+    prev_n = (q0 - 1) / PQ;
+    window_rows(p, (q0 - 1) % PQ / p.Q, (q0 - 1) % PQ / p.Q, ih0, prev_ih1);
+  }
   for (int64_t n = q0 / PQ; n <= q1 / PQ && ns < kMaxSpans; ++n) {
-    const int64_t oh_lo = n == q0 / PQ ? q0 % PQ / p.Q : 0;
-    const int64_t oh_hi = n == q1 / PQ ? q1 % PQ / p.Q : p.P - 1;
-    const int64_t ih0 = std::max<int64_t>(0, oh_lo * p.stride_h - p.pad_t);
-    const int64_t ih1 = std::min<int64_t>(p.H - 1, oh_hi * p.stride_h - p.pad_t +
-                                                       (p.R - 1) * p.dil_h);
+    int64_t ih0, ih1;
+    window_rows(p, n == q0 / PQ ? q0 % PQ / p.Q : 0, n == q1 / PQ ? q1 % PQ / p.Q : p.P - 1,
+                ih0, ih1);
+    if (n == prev_n) ih0 = std::max(ih0, prev_ih1 + 1);
     if (ih1 >= ih0)
       sp[ns++] = {reinterpret_cast<const char*>(x + (n * p.H + ih0) * p.W * p.C),
                   (ih1 - ih0 + 1) * p.W * p.C * 4};
