@@ -88,6 +88,7 @@ THREAD_SHAPES = [
     (2, 12, 12, 32, 48, 1, 1, 1, 0, 1),  # "auto" dx: the 1x1 GEMM
     (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 128 tiles, 2 K blocks)
     (3, 21, 19, 72, 33, 3, 5, (2, 1), 2, 1),
+    (2, 12, 13, 16, 32, 5, 5, 1, 2, 1),  # dw: x read in place + packed edges, 12-row tiles
 ]
 
 

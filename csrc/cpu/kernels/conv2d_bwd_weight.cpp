@@ -6,14 +6,18 @@
 // reads x at a fixed offset from the pixel's base address: one GEMM over all output pixels,
 // with M = S*Cg even when C = 3 (first layers: 21 rows for a 7x7, not 3).
 //
-// tiled: GEMM over a block of kPix output pixels at a time. Per block the thread packs the
-// pixels' x rows for its (group, filter row) into a panel X[pixel][j] (zeros where the window
-// hangs over the padding) and dy into D[pixel][k]; both panels get odd-line strides, since
-// NHWC rows of 256 or 512 channels sit at power-of-two strides that map to a few cache sets.
-// A register tile of MC rows x NV vectors along K then walks the block's pixels with
-// broadcast-FMAs. Each thread owns a fixed set of dw tiles and walks the pixels in the same
-// order, so each dw element is one sequential sum whatever the thread count: no partial
-// copies of dw, no merge; working memory is the two panels.
+// tiled: GEMM over blocks of kPix output pixels. Per block the thread packs the pixels' x
+// rows for its (group, filter row) into a panel X[pixel][j] (zeros where the window hangs
+// over the padding) and dy into D[pixel][k]; both panels get odd-line strides, since NHWC
+// rows of 256 or 512 channels sit at power-of-two strides that map to a few cache sets.
+// First layers (window rows of <= 96 floats) read x in place instead, through a list of
+// pixel rows (see plan_rows). A register tile of MC rows x NV vectors along K (6x4, 8x3,
+// 12x2 on AVX-512) then walks the block's pixels with broadcast-FMAs. Each thread owns a
+// fixed set of dw tiles, decoded once, and walks the pixels in the same order, so each dw
+// element is one sequential sum whatever the thread count: no partial copies of dw, no
+// merge; working memory is the two panels. While a block runs, the next block's dy and x
+// rows are prefetched into L2 (a few lines per tile), and, when dw is bigger than L2, each
+// next tile's dw rows into L1.
 // bias: fixed chunks of pixels (independent of the thread count), partials summed in order.
 #include <omp.h>
 
@@ -225,8 +229,16 @@ void pack_dy(const ConvParams& p, const float* __restrict dy, int64_t q0, int64_
   }
 }
 
-// The memory a block of pixels q0 .. q0+np reads: its dy rows and, per image, the input rows
-// its windows cover (a superset for strided layers). Up to 2 * kMaxImg + 1 ranges.
+// Input rows [ih0, ih1] the windows of output rows oh_lo .. oh_hi cover (clipped).
+inline void window_rows(const ConvParams& p, int64_t oh_lo, int64_t oh_hi, int64_t& ih0,
+                        int64_t& ih1) {
+  ih0 = std::max<int64_t>(0, oh_lo * p.stride_h - p.pad_t);
+  ih1 = std::min<int64_t>(p.H - 1, oh_hi * p.stride_h - p.pad_t + (p.R - 1) * p.dil_h);
+}
+
+// The memory a block of pixels q0 .. q0+np reads that the block before it (ending at pixel
+// q0 - 1) did not: its dy rows and, per image, the input rows its windows cover beyond the
+// previous block's (a superset for strided layers). At most kMaxSpans ranges.
 struct Span {
   const char* p;
   int64_t bytes;
@@ -238,12 +250,17 @@ int block_spans(const ConvParams& p, const float* x, const float* dy, int64_t q0
   int ns = 0;
   sp[ns++] = {reinterpret_cast<const char*>(dy + q0 * p.K), np * p.K * 4};
   const int64_t PQ = p.P * p.Q, q1 = q0 + np - 1;
+  int64_t prev_n = -1, prev_ih1 = -1;  // the previous block's last image and input row
+  if (q0 > 0) {
+    int64_t ih0;
+    prev_n = (q0 - 1) / PQ;
+    window_rows(p, (q0 - 1) % PQ / p.Q, (q0 - 1) % PQ / p.Q, ih0, prev_ih1);
+  }
   for (int64_t n = q0 / PQ; n <= q1 / PQ && ns < kMaxSpans; ++n) {
-    const int64_t oh_lo = n == q0 / PQ ? q0 % PQ / p.Q : 0;
-    const int64_t oh_hi = n == q1 / PQ ? q1 % PQ / p.Q : p.P - 1;
-    const int64_t ih0 = std::max<int64_t>(0, oh_lo * p.stride_h - p.pad_t);
-    const int64_t ih1 = std::min<int64_t>(p.H - 1, oh_hi * p.stride_h - p.pad_t +
-                                                       (p.R - 1) * p.dil_h);
+    int64_t ih0, ih1;
+    window_rows(p, n == q0 / PQ ? q0 % PQ / p.Q : 0, n == q1 / PQ ? q1 % PQ / p.Q : p.P - 1,
+                ih0, ih1);
+    if (n == prev_n) ih0 = std::max(ih0, prev_ih1 + 1);
     if (ih1 >= ih0)
       sp[ns++] = {reinterpret_cast<const char*>(x + (n * p.H + ih0) * p.W * p.C),
                   (ih1 - ih0 + 1) * p.W * p.C * 4};
