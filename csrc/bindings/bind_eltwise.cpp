@@ -17,6 +17,27 @@ static const float* any_f32(const py::array& a, const char* name) {
   return py_util::in_ptr(a, name, std::vector<int64_t>(a.ndim(), -1));
 }
 
+// dx = f(dy, y) element-wise from the forward's output y (relu, tanh).
+static void def_grad_from_output(py::module_& m, const char* name,
+                                 void (*fn)(int64_t, const float*, const float*, float*),
+                                 const char* doc) {
+  m.def(
+      name,
+      [fn](const py::array& dy, const py::array& y) {
+        const float* yp = any_f32(y, "y");
+        const float* gp = py_util::in_ptr(dy, "dy", shape_of(y));
+        py::array_t<float> dx = py_util::pooled_array(shape_of(y));
+        float* dp = py_util::mut_ptr(dx);
+        const int64_t n = y.size();
+        {
+          py::gil_scoped_release nogil;
+          fn(n, gp, yp, dp);
+        }
+        return dx;
+      },
+      py::arg("dy"), py::arg("y"), doc);
+}
+
 void bind_eltwise(py::module_& m) {
   m.def(
       "relu_forward",
@@ -32,36 +53,8 @@ void bind_eltwise(py::module_& m) {
         return y;
       },
       py::arg("x"), py::arg("out") = py::none(), "max(x, 0)");
-  m.def(
-      "relu_backward",
-      [](const py::array& dy, const py::array& y) {
-        const float* yp = any_f32(y, "y");
-        const float* gp = py_util::in_ptr(dy, "dy", shape_of(y));
-        py::array_t<float> dx = py_util::pooled_array(shape_of(y));
-        float* dp = py_util::mut_ptr(dx);
-        const int64_t n = y.size();
-        {
-          py::gil_scoped_release nogil;
-          relu_backward(n, gp, yp, dp);
-        }
-        return dx;
-      },
-      py::arg("dy"), py::arg("y"), "dy * (y > 0)");
-  m.def(
-      "tanh_backward",
-      [](const py::array& dy, const py::array& y) {
-        const float* yp = any_f32(y, "y");
-        const float* gp = py_util::in_ptr(dy, "dy", shape_of(y));
-        py::array_t<float> dx = py_util::pooled_array(shape_of(y));
-        float* dp = py_util::mut_ptr(dx);
-        const int64_t n = y.size();
-        {
-          py::gil_scoped_release nogil;
-          tanh_backward(n, gp, yp, dp);
-        }
-        return dx;
-      },
-      py::arg("dy"), py::arg("y"), "dy * (1 - y^2), y = tanh(x)");
+  def_grad_from_output(m, "relu_backward", &relu_backward, "dy * (y > 0)");
+  def_grad_from_output(m, "tanh_backward", &tanh_backward, "dy * (1 - y^2), y = tanh(x)");
   m.def(
       "add_forward",
       [](const py::array& a, const py::array& b, bool relu, const py::object& out) {

@@ -23,6 +23,7 @@
 
 namespace fc {
 namespace FC_ISA_NS {
+#include "winograd_f43.h"
 namespace {
 
 using namespace bwd;
@@ -33,15 +34,7 @@ constexpr int64_t KB = NV * VL;          // K per block (the register tile's wid
 constexpr int64_t CB = 64;               // channels per block
 constexpr int64_t TB = 32;               // tiles per transform block
 
-// r = B^T d: 6 input values to 6 (as the forward's input transform).
-inline void bt_1d(const vf* d, vf* r) {
-  r[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-  r[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
-  r[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
-  r[3] = (d[4] - d[2]) + 2.0f * (d[3] - d[1]);
-  r[4] = (d[4] - d[2]) - 2.0f * (d[3] - d[1]);
-  r[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-}
+using winograd::bt_1d;  // B^T d, as in the forward
 
 // u = A q: 4 output gradients to 6 (A^T of the forward's output transform).
 inline void a_1d(const vf* q, vf* u) {

@@ -25,6 +25,7 @@
 namespace fc {
 namespace FC_ISA_NS {
 #include "conv2d_fwd_ukernel.h"
+#include "winograd_f43.h"
 namespace {
 
 constexpr int NVW = 2, KB = NVW * V;   // output channels per GEMM block
@@ -45,16 +46,7 @@ inline void g_1d(T g0, T g1, T g2, T* u) {
   u[5] = g2;
 }
 
-// r = B^T d: 6 input values to 6 transformed values.
-template <class T>
-inline void bt_1d(const T* d, T* r) {
-  r[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-  r[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
-  r[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
-  r[3] = (d[4] - d[2]) + 2.0f * (d[3] - d[1]);
-  r[4] = (d[4] - d[2]) - 2.0f * (d[3] - d[1]);
-  r[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-}
+using winograd::bt_1d;
 
 // o = A^T m: 6 products to 4 outputs.
 template <class T>
