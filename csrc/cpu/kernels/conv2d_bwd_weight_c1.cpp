@@ -26,6 +26,43 @@ using namespace bwd;
 
 constexpr int MR = 4, KC = 6;  // taps x channels per register tile (24 accumulators)
 
+#if defined(FC_ISA_avx512)
+// 16 pixels x K channels (K contiguous vectors) to K vectors of 16 pixels, for K <= 16: lane i
+// of channel k's vector is element i * K + k, lane (i * K + k) % 16 of source vector
+// (i * K + k) / 16; one masked lane permute per (channel, source vector) it draws from.
+struct Deinterleave {
+  __m512i idx[16];
+  __mmask16 mask[16][16] = {};
+  int K;
+  explicit Deinterleave(int k_) : K(k_) {
+    for (int k = 0; k < K; ++k) {
+      alignas(64) int lane[16];
+      for (int i = 0; i < 16; ++i) {
+        const int e = i * K + k;
+        lane[i] = e % 16;
+        mask[k][e / 16] = __mmask16(mask[k][e / 16] | (1u << i));
+      }
+      idx[k] = _mm512_load_si512(lane);
+    }
+  }
+  // np <= 16 pixels from src; lanes of pixels past np come out zero.
+  void run(const float* src, float* dst, int64_t kstride, int np) const {
+    __m512 v[16];
+    const int ne = np * K;  // floats to read
+    for (int j = 0; j < K; ++j) {
+      const int m = std::clamp(ne - 16 * j, 0, 16);
+      v[j] = _mm512_maskz_loadu_ps(__mmask16((1u << m) - 1u), src + 16 * j);
+    }
+    for (int k = 0; k < K; ++k) {
+      __m512 o = _mm512_setzero_ps();
+      for (int j = 0; j < K; ++j)
+        if (mask[k][j]) o = _mm512_mask_permutexvar_ps(o, mask[k][j], idx[k], v[j]);
+      _mm512_storeu_ps(dst + k * kstride, o);
+    }
+  }
+};
+#endif
+
 struct Band {
   const float* xp;   // zero-padded input rows of the band: (rows, Wp)
   const float* dyT;  // dy of the band as [row][k][Qp]
@@ -99,6 +136,9 @@ void conv2d_bwd_weight_c1(const ConvParams& p, const float* dy, const float* x, 
   const int64_t bands_per_image = (P + brows - 1) / brows, bands = p.N * bands_per_image;
   const int64_t chunks = std::min<int64_t>(bands, 64);
   float* part = workspace(49, size_t(chunks * RS * K));
+#if defined(FC_ISA_avx512)
+  const Deinterleave deint(int(std::min<int64_t>(K, 16)));
+#endif
   const int nt = threads_for(conv_macs(p));
 
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -116,9 +156,15 @@ void conv2d_bwd_weight_c1(const ConvParams& p, const float* dy, const float* x, 
       for (int64_t oh = 0; oh < rows; ++oh) {
         const float* src = dy + ((n * P + oh0 + oh) * Q) * K;
         float* dst = dyT + oh * K * Qp;
-        for (int64_t k = 0; k < K; ++k) vstore(dst + k * Qp + Qp - VL, vf{});
+        int64_t q = 0;
+#if defined(FC_ISA_avx512)
+        if (K <= 16)  // every vector of the row, zero lanes past Q included
+          for (; q < Q; q += 16) deint.run(src + q * K, dst + q, Qp, int(std::min<int64_t>(16, Q - q)));
+#endif
+        if (q < Q)
+          for (int64_t k = 0; k < K; ++k) vstore(dst + k * Qp + Qp - VL, vf{});
         // Sequential reads, K nearby write streams (hardware gathers are slow on many x86s).
-        for (int64_t q = 0; q < Q; ++q)
+        for (; q < Q; ++q)
           for (int64_t k = 0; k < K; ++k) dst[k * Qp + q] = src[q * K + k];
       }
       const Band b{xp, dyT, Wp, Q, Qp, rows, p.stride_h, p.dil_h, p.S, K};

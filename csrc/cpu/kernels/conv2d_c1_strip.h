@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "conv2d_bwd_simd.h"
 #include "cpu/conv2d.h"
 
 namespace fc {
@@ -11,19 +12,22 @@ namespace FC_ISA_NS {
 
 // Row j of xp (Wp floats) is input row ih0 + j of image n: column c holds x[c - pad_l] for
 // pad_l <= c < min(Q + S - 1, pad_l + W), zero elsewhere (and the whole row outside x).
+// Vector stores, not loops the compiler turns into short memset/memcpy calls (those calls
+// cost more than the copy at these widths).
 inline void c1_strip(const ConvParams& p, const float* x, int64_t n, int64_t ih0, int64_t rows,
                      int64_t Wp, float* xp) {
-  const int64_t cend = std::min(p.Q + p.S - 1, p.pad_l + p.W);
+  using namespace bwd;
+  const int64_t cend = std::min(p.Q + p.S - 1, p.pad_l + p.W), len = cend - p.pad_l;
   for (int64_t j = 0; j < rows; ++j) {
     const int64_t ih = ih0 + j;
     float* dst = xp + j * Wp;
-    int64_t c = 0;
-    if (ih >= 0 && ih < p.H) {
-      const float* src = x + (n * p.H + ih) * p.W;
-      for (; c < p.pad_l; ++c) dst[c] = 0.0f;
-      for (; c < cend; ++c) dst[c] = src[c - p.pad_l];
+    for (int64_t c = 0; c < Wp; c += VL) vstore_n(dst + c, vf{}, int(std::min<int64_t>(VL, Wp - c)));
+    if (ih < 0 || ih >= p.H) continue;
+    const float* src = x + (n * p.H + ih) * p.W;
+    for (int64_t c = 0; c < len; c += VL) {
+      const int m = int(std::min<int64_t>(VL, len - c));
+      vstore_n(dst + p.pad_l + c, vload_n(src + c, m), m);
     }
-    for (; c < Wp; ++c) dst[c] = 0.0f;
   }
 }
 
