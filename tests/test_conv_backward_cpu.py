@@ -33,6 +33,15 @@ def _raw(dy, x, w, case, algo, need=(True, True, True)):
                               algo)
 
 
+def _at_thread_counts(run):
+    """run() at 1, 2 and 3 threads: the results, which must agree bitwise."""
+    outs = []
+    for threads in (1, 2, 3):
+        fc.set_num_threads(threads)
+        outs.append(run())
+    return outs
+
+
 def _check(got, ref, case):
     dx, dw, db = got
     rdx, rdw, rdb = ref
@@ -102,11 +111,8 @@ def test_conv2d_backward_bitwise_identical_across_threads(isa, algo, shape):
     geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, 1, groups)
     dy = arrays(rng, geo.y_shape)
     (t, b), (l, rr) = geo.pads
-    outs = []
-    for threads in (1, 2, 3):
-        fc.set_num_threads(threads)
-        outs.append(_C.conv2d_backward(dy, x, w, geo.stride, (t, b, l, rr), geo.dilation,
-                                       groups, True, True, True, algo))
+    outs = _at_thread_counts(lambda: _C.conv2d_backward(
+        dy, x, w, geo.stride, (t, b, l, rr), geo.dilation, groups, True, True, True, algo))
     for o in outs[1:]:
         for a, e in zip(o, outs[0], strict=True):
             assert np.array_equal(a, e)
@@ -267,10 +273,8 @@ def test_conv2d_backward_dw_one_input_channel(isa, shape):
     ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                        w.astype(np.float64), **kw)[1]
     p, q = geo.out_hw
-    outs = []
-    for threads in (1, 2, 3):
-        fc.set_num_threads(threads)
-        outs.append(fc.conv2d_backward(dy, x, w, **kw, need_dx=False, need_db=False)[1])
+    outs = _at_thread_counts(
+        lambda: fc.conv2d_backward(dy, x, w, **kw, need_dx=False, need_db=False)[1])
     assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (n * p * q) ** 0.5)
     for o in outs[1:]:
         assert np.array_equal(o, outs[0])
@@ -309,11 +313,8 @@ def test_conv2d_backward_dx_paths(isa, algo, shape):
     geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, dil, groups)
     dy = arrays(rng, geo.y_shape)
     (t, b), (l, rr) = geo.pads
-    outs = []
-    for threads in (1, 2, 3):
-        fc.set_num_threads(threads)
-        outs.append(_C.conv2d_backward(dy, x, w, geo.stride, (t, b, l, rr), geo.dilation,
-                                       groups, True, False, False, algo)[0])
+    outs = _at_thread_counts(lambda: _C.conv2d_backward(
+        dy, x, w, geo.stride, (t, b, l, rr), geo.dilation, groups, True, False, False, algo)[0])
     for o in outs[1:]:
         assert np.array_equal(o, outs[0])
     ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),

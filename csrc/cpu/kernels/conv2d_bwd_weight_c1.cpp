@@ -71,57 +71,47 @@ struct Band {
 
 // sums[i][k] += sum over the band of x(tap m0 + i) * dy(k0 + k), i < MRt, k < KCt.
 template <int MRt, int KCt>
-void tile(const Band& b, int64_t m0, int64_t k0, float* sums, int64_t K) {
-  vf acc[MRt][KCt];
+struct Tile {
+  static void run(const Band& b, int64_t m0, int64_t k0, float* sums, int64_t K) {
+    vf acc[MRt][KCt];
 #pragma GCC unroll 4
-  for (int i = 0; i < MRt; ++i)
+    for (int i = 0; i < MRt; ++i)
 #pragma GCC unroll 6
-    for (int k = 0; k < KCt; ++k) acc[i][k] = vf{};
-  int64_t xoff[MRt];
+      for (int k = 0; k < KCt; ++k) acc[i][k] = vf{};
+    int64_t xoff[MRt];
 #pragma GCC unroll 4
-  for (int i = 0; i < MRt; ++i) {
-    const int64_t r = (m0 + i) / b.S, s = (m0 + i) % b.S;
-    xoff[i] = r * b.dh * b.Wp + s;
-  }
-  const int64_t kstride = b.Qp;
-  for (int64_t oh = 0; oh < b.rows; ++oh) {
-    const float* xr = b.xp + oh * b.sh * b.Wp;
-    const float* dr = b.dyT + (oh * b.K + k0) * b.Qp;
-    // The last vector masks x past the row: 0 * inf in a padded lane would be a NaN.
-    for (int64_t q = 0; q < b.Qp; q += VL) {
-      const int n = int(std::min<int64_t>(VL, b.Q - q));
-      vf d[KCt];
+    for (int i = 0; i < MRt; ++i) {
+      const int64_t r = (m0 + i) / b.S, s = (m0 + i) % b.S;
+      xoff[i] = r * b.dh * b.Wp + s;
+    }
+    const int64_t kstride = b.Qp;
+    for (int64_t oh = 0; oh < b.rows; ++oh) {
+      const float* xr = b.xp + oh * b.sh * b.Wp;
+      const float* dr = b.dyT + (oh * b.K + k0) * b.Qp;
+      // The last vector masks x past the row: 0 * inf in a padded lane would be a NaN.
+      for (int64_t q = 0; q < b.Qp; q += VL) {
+        const int n = int(std::min<int64_t>(VL, b.Q - q));
+        vf d[KCt];
 #pragma GCC unroll 6
-      for (int k = 0; k < KCt; ++k) d[k] = vload(dr + k * kstride + q);
+        for (int k = 0; k < KCt; ++k) d[k] = vload(dr + k * kstride + q);
 #pragma GCC unroll 4
-      for (int i = 0; i < MRt; ++i) {
-        vf xv = n == VL ? vload(xr + xoff[i] + q) : vload_n(xr + xoff[i] + q, n);
-        keep_in_register(xv);
+        for (int i = 0; i < MRt; ++i) {
+          vf xv = n == VL ? vload(xr + xoff[i] + q) : vload_n(xr + xoff[i] + q, n);
+          keep_in_register(xv);
 #pragma GCC unroll 6
-        for (int k = 0; k < KCt; ++k) acc[i][k] += xv * d[k];
+          for (int k = 0; k < KCt; ++k) acc[i][k] += xv * d[k];
+        }
       }
     }
-  }
 #pragma GCC unroll 4
-  for (int i = 0; i < MRt; ++i)
+    for (int i = 0; i < MRt; ++i)
 #pragma GCC unroll 6
-    for (int k = 0; k < KCt; ++k) sums[(m0 + i) * K + k0 + k] += vsum(acc[i][k]);
-}
-
-using TileFn = void (*)(const Band&, int64_t, int64_t, float*, int64_t);
-
-template <int M, int... Ks>
-constexpr void fill_row(TileFn (&t)[MR][KC], std::integer_sequence<int, Ks...>) {
-  ((t[M - 1][Ks] = &tile<M, Ks + 1>), ...);
-}
-template <int... Ms>
-constexpr void fill(TileFn (&t)[MR][KC], std::integer_sequence<int, Ms...>) {
-  (fill_row<Ms + 1>(t, std::make_integer_sequence<int, KC>{}), ...);
-}
-struct Table {
-  TileFn t[MR][KC] = {};
-  Table() { fill(t, std::make_integer_sequence<int, MR>{}); }
+      for (int k = 0; k < KCt; ++k) sums[(m0 + i) * K + k0 + k] += vsum(acc[i][k]);
+  }
 };
+
+using Table =
+    ShapeTable<void (*)(const Band&, int64_t, int64_t, float*, int64_t), MR, KC, Tile>;
 
 }  // namespace
 

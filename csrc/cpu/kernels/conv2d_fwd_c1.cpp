@@ -31,63 +31,52 @@ struct Row {
 };
 
 template <int PV, int KCt>
-void tile(const Row& t, int64_t q0, int64_t k0) {
-  vf acc[PV][KCt];
+struct Tile {
+  static void run(const Row& t, int64_t q0, int64_t k0) {
+    vf acc[PV][KCt];
 #pragma GCC unroll 4
-  for (int v = 0; v < PV; ++v)
+    for (int v = 0; v < PV; ++v)
 #pragma GCC unroll 6
-    for (int k = 0; k < KCt; ++k) acc[v][k] = vf{};
-  for (int64_t r = 0; r < t.R; ++r) {
-    const float* xr = t.xr + r * t.dh * t.Wp + q0;
-    const float* wr = t.w + r * t.S * t.K + k0;
-    for (int64_t s = 0; s < t.S; ++s) {
-      vf xv[PV];
+      for (int k = 0; k < KCt; ++k) acc[v][k] = vf{};
+    for (int64_t r = 0; r < t.R; ++r) {
+      const float* xr = t.xr + r * t.dh * t.Wp + q0;
+      const float* wr = t.w + r * t.S * t.K + k0;
+      for (int64_t s = 0; s < t.S; ++s) {
+        vf xv[PV];
 #pragma GCC unroll 4
-      for (int v = 0; v < PV; ++v) xv[v] = vload(xr + s + v * VL);
+        for (int v = 0; v < PV; ++v) xv[v] = vload(xr + s + v * VL);
 #pragma GCC unroll 6
-      for (int k = 0; k < KCt; ++k) {
-        vf wv = vbcast(wr[s * t.K + k]);
-        keep_in_register(wv);
+        for (int k = 0; k < KCt; ++k) {
+          vf wv = vbcast(wr[s * t.K + k]);
+          keep_in_register(wv);
 #pragma GCC unroll 4
-        for (int v = 0; v < PV; ++v) acc[v][k] += xv[v] * wv;
+          for (int v = 0; v < PV; ++v) acc[v][k] += xv[v] * wv;
+        }
       }
     }
-  }
-  // Channels to pixel-major NHWC through a small buffer (a register transpose would need
-  // K-specific shuffles).
-  float buf[KCt][PV * VL];
+    // Channels to pixel-major NHWC through a small buffer (a register transpose would need
+    // K-specific shuffles).
+    float buf[KCt][PV * VL];
 #pragma GCC unroll 6
-  for (int k = 0; k < KCt; ++k) {
-    const vf bias = vbcast(t.b ? t.b[k0 + k] : 0.0f);
+    for (int k = 0; k < KCt; ++k) {
+      const vf bias = vbcast(t.b ? t.b[k0 + k] : 0.0f);
 #pragma GCC unroll 4
-    for (int v = 0; v < PV; ++v) {
-      vf o = acc[v][k] + bias;
-      if (t.relu) o = o > vf{} ? o : vf{};
-      vstore(buf[k] + v * VL, o);
+      for (int v = 0; v < PV; ++v) {
+        vf o = acc[v][k] + bias;
+        if (t.relu) o = o > vf{} ? o : vf{};
+        vstore(buf[k] + v * VL, o);
+      }
+    }
+    const int64_t np = std::min<int64_t>(PV * VL, t.Q - q0);
+    for (int64_t i = 0; i < np; ++i) {
+      float* dst = t.y + (q0 + i) * t.K + k0;
+#pragma GCC unroll 6
+      for (int k = 0; k < KCt; ++k) dst[k] = buf[k][i];
     }
   }
-  const int64_t np = std::min<int64_t>(PV * VL, t.Q - q0);
-  for (int64_t i = 0; i < np; ++i) {
-    float* dst = t.y + (q0 + i) * t.K + k0;
-#pragma GCC unroll 6
-    for (int k = 0; k < KCt; ++k) dst[k] = buf[k][i];
-  }
-}
-
-using TileFn = void (*)(const Row&, int64_t, int64_t);
-
-template <int V, int... Ks>
-constexpr void fill_row(TileFn (&t)[PVmax][KC], std::integer_sequence<int, Ks...>) {
-  ((t[V - 1][Ks] = &tile<V, Ks + 1>), ...);
-}
-template <int... Vs>
-constexpr void fill(TileFn (&t)[PVmax][KC], std::integer_sequence<int, Vs...>) {
-  (fill_row<Vs + 1>(t, std::make_integer_sequence<int, KC>{}), ...);
-}
-struct Table {
-  TileFn t[PVmax][KC] = {};
-  Table() { fill(t, std::make_integer_sequence<int, PVmax>{}); }
 };
+
+using Table = ShapeTable<void (*)(const Row&, int64_t, int64_t), PVmax, KC, Tile>;
 
 }  // namespace
 
