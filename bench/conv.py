@@ -182,6 +182,19 @@ class Bench:
         self.progress.done(f"min {H.fmt_time(t.min)}, median {H.fmt_time(t.median)}")
         return t
 
+    def _time_paired(self, label: str, fns: dict[str, Callable[[], Any]]
+                     ) -> dict[str, H.Timing]:
+        """fastconv and torch timed round-robin (same host conditions); {} on failure."""
+        self.progress.start(label + " (interleaved: " + ", ".join(fns) + ")")
+        try:
+            ts = H.measure_interleaved(fns, warmup=self.s.warmup, repeats=self.s.repeats,
+                                       budget=self.s.budget)
+        except (ValueError, NotImplementedError, TypeError, RuntimeError) as e:
+            self.progress.done(f"failed: {type(e).__name__}: {e}")
+            return {}
+        self.progress.done(", ".join(f"{k} min {H.fmt_time(t.min)}" for k, t in ts.items()))
+        return ts
+
     def _skip(self, label: str, why: str) -> None:
         self.progress.start(label)
         self.progress.done(why)
@@ -234,39 +247,50 @@ class Bench:
         bwd_row = Row(layer, n, threads, "bwd", "auto", bwd_flops, peak=peak, ref=ref_t["bwd"],
                       ref_note=ref_notes["bwd"])
         rows.append(bwd_row)
-        check, check_bwd = self._torch(layer, x, w, dy, rows, tag)
+        tfwd, tbwd, check, check_bwd = self._torch(layer, x, w, dy)
         if check is None and ref_y:
             check = ref_y[0].astype(np.float64)
 
+        def fc_fwd(kw: dict[str, str]) -> Callable[[], Any]:
+            return lambda: fastconv.conv2d(x, w, stride=stride, padding=pad, out=y, **kw)
+
+        def set_torch(row: Row, ts: dict[str, H.Timing]) -> None:
+            for key, attr in (("torch NCHW", "torch_nchw"), ("torch CL", "torch_cl")):
+                if key in ts:
+                    setattr(row, attr, ts[key].min)
+
         usable, chosen = applicable(x, w, g)
-        for row in rows[:-1]:
-            if row.algo == "auto" and chosen:
-                row.algo = f"auto ({chosen})"
-            elif usable is not None and row.algo != "auto" and row.algo not in usable:
+        fwd_rows = rows[:-1]
+        # auto and torch round-robin: the ratio compares calls made under the same conditions
+        ts = self._time_paired(f"{tag} fwd", {"fastconv[auto]": fc_fwd({}), **tfwd})
+        auto_err = None if check is None or not ts else _rel_err(y, check)
+        for row in fwd_rows:
+            set_torch(row, ts)
+        for row in fwd_rows:
+            if row.algo == "auto":
+                if chosen:
+                    row.algo = f"auto ({chosen})"
+                t = ts.get("fastconv[auto]")
+            elif usable is not None and row.algo not in usable:
                 row.fc_note = "does not apply"
                 self._skip(f"{tag} fwd fastconv[{row.algo}]", row.fc_note)
                 continue
-            kw = {} if row.algo.startswith("auto") else {"algo": row.algo}
-            if kw:  # a named variant (e.g. 'naive') may be far slower than auto: cap it too
+            else:  # a named variant (e.g. 'naive') may be far slower than auto: cap it too
                 est = self._ref_estimate(layer, f"fwd[{row.algo}]", n, 0.0)
                 if est > s.ref_limit:
                     row.fc_note = f"skipped (~{est:.0f} s/call)"
                     self._skip(f"{tag} fwd fastconv[{row.algo}]", row.fc_note)
                     continue
-
-            def fwd(kw=kw) -> Any:
-                return fastconv.conv2d(x, w, stride=stride, padding=pad, out=y, **kw)
-
-            t = self._time(f"{tag} fwd fastconv[{row.algo}]", fwd,
-                           budget=s.ref_limit if kw else None)
+                t = self._time(f"{tag} fwd fastconv[{row.algo}]", fc_fwd({"algo": row.algo}),
+                               budget=s.ref_limit)
+                if t is not None:
+                    self.ref_rate[(layer.name, f"fwd[{row.algo}]")] = t.min / n
             if t is None:
                 row.fc_note = "unsupported"
                 continue
             row.fc, row.fc_median = t.min, t.median
-            if kw:
-                self.ref_rate[(layer.name, f"fwd[{row.algo}]")] = t.min / n
-            if check is not None:
-                row.err = _rel_err(y, check)
+            if check is not None:  # y holds this variant's output (auto: from the pairing)
+                row.err = auto_err if row.algo.startswith("auto") else _rel_err(y, check)
 
         fallback = backward_runs_on() != "cpu"
         est = self._ref_estimate(layer, "bwd", n, bwd_flops)
@@ -282,27 +306,29 @@ class Bench:
                 got[:] = fastconv.conv2d_backward(dy, x, w, stride=stride, padding=pad,
                                                   need_db=False)[:2]
 
-            t = self._time(f"{tag} bwd fastconv", bwd)
-            if t is not None:
-                bwd_row.fc, bwd_row.fc_median = t.min, t.median
+            ts = self._time_paired(f"{tag} bwd", {"fastconv": bwd, **tbwd})
+            set_torch(bwd_row, ts)
+            if "fastconv" in ts:
+                bwd_row.fc, bwd_row.fc_median = ts["fastconv"].min, ts["fastconv"].median
                 if check_bwd is not None:
                     bwd_row.err = max(_rel_err(a, b) for a, b in zip(got, check_bwd, strict=True))
         return rows
 
-    def _torch(self, layer: Layer, x: np.ndarray, w: np.ndarray, dy: np.ndarray,
-               rows: list[Row], tag: str) -> tuple[np.ndarray | None, tuple | None]:
-        """Time torch NCHW and channels_last; return its (y, (dx, dw)) NHWC/HWIO as checks."""
+    def _torch(self, layer: Layer, x: np.ndarray, w: np.ndarray, dy: np.ndarray
+               ) -> tuple[dict[str, Callable[[], Any]], dict[str, Callable[[], Any]],
+                          np.ndarray | None, tuple | None]:
+        """torch's forward and backward calls, NCHW and channels_last, for timing; and its
+        (y, (dx, dw)) in NHWC/HWIO as checks."""
         if torch is None:
-            return None, None
+            return {}, {}, None, None
         st, pd = [layer.stride] * 2, [layer.pad] * 2
-        fwd_rows = [r for r in rows if r.pas == "fwd"]
-        bwd_row = next(r for r in rows if r.pas == "bwd")
-        y_check = bwd_check = None
+        fwd_fns: dict[str, Callable[[], Any]] = {}
+        bwd_fns: dict[str, Callable[[], Any]] = {}
         for cl in (False, True):
             xt = H.torch_channels_last(x) if cl else H.torch_nchw(x)
             wt = H.torch_oihw(w, channels_last=cl)
             dyt = H.torch_channels_last(dy) if cl else H.torch_nchw(dy)
-            label = "channels_last" if cl else "NCHW"
+            label = "torch CL" if cl else "torch NCHW"
 
             def fwd(xt=xt, wt=wt) -> Any:
                 with torch.no_grad():
@@ -313,17 +339,12 @@ class Bench:
                 return torch.ops.aten.convolution_backward(
                     dyt, xt, wt, None, st, pd, [1, 1], False, [0, 0], 1, [True, True, False])
 
-            t = self._time(f"{tag} fwd torch {label}", fwd)
-            for r in fwd_rows:
-                setattr(r, "torch_cl" if cl else "torch_nchw", t.min if t else None)
-            t = self._time(f"{tag} bwd torch {label}", bwd)
-            setattr(bwd_row, "torch_cl" if cl else "torch_nchw", t.min if t else None)
-            if y_check is None:
-                y_check = fwd().permute(0, 2, 3, 1).numpy().astype(np.float64)
-                dx, dw, _ = bwd()
-                bwd_check = (dx.permute(0, 2, 3, 1).numpy().astype(np.float64),
-                             dw.permute(2, 3, 1, 0).numpy().astype(np.float64))
-        return y_check, bwd_check
+            fwd_fns[label], bwd_fns[label] = fwd, bwd
+        y_check = fwd_fns["torch NCHW"]().permute(0, 2, 3, 1).numpy().astype(np.float64)
+        dx, dw, _ = bwd_fns["torch NCHW"]()
+        bwd_check = (dx.permute(0, 2, 3, 1).numpy().astype(np.float64),
+                     dw.permute(2, 3, 1, 0).numpy().astype(np.float64))
+        return fwd_fns, bwd_fns, y_check, bwd_check
 
 
 # ---------------------------------------------------------------------------- report
@@ -351,36 +372,61 @@ def _row_cells(r: Row) -> list[str]:
 
 
 def targets(rows: Sequence[Row]) -> list[list[str]]:
-    """The issue's targets, each with the numbers behind it and met / not met."""
+    """The issue's targets, each with the numbers behind it and met / not met.
+
+    The issue states its targets at 2 threads: the verdict uses the rows at the largest
+    thread count measured (2 in a full run); the rows at fewer threads are shown beside it.
+    The peak target is "with the direct kernel": the direct rows (and gemm1x1, the same
+    microkernel, where it applies to a 1x1 layer), not Winograd's fewer multiplies.
+    """
+    top = max((r.threads for r in rows), default=0)
     auto = [r for r in rows if r.algo.startswith("auto")]
-    fwd = [r for r in auto if r.pas == "fwd"]
-    bwd = [r for r in auto if r.pas == "bwd"]
     out = []
 
     def ratio_target(name: str, sel: list[Row], bound: float, geo: bool) -> None:
-        ratios = [r.ratio for r in sel if r.ratio is not None]
-        if torch is None or not ratios:
+        at_top = [r for r in sel if r.threads == top and r.ratio is not None]
+        rest = [r for r in sel if r.threads != top and r.ratio is not None]
+        if torch is None or not at_top:
             out.append(H.target_line(name, None, H.TORCH_NA if torch is None else "no data"))
             return
-        if geo:
-            gm = H.geomean(ratios)
-            out.append(H.target_line(name, gm >= bound, f"{gm:.2f}x over {len(ratios)} rows"))
-        else:
-            worst = min(sel, key=lambda r: r.ratio if r.ratio is not None else 1e9)
-            ok = all(r.ratio is not None and r.ratio >= bound for r in sel)
-            out.append(H.target_line(name, ok, f"min {worst.ratio:.2f}x ({worst.layer.name} "
-                                     f"N={worst.n} t={worst.threads} {worst.pas})"))
 
+        def summary(sel: list[Row]) -> tuple[float, str]:
+            if geo:
+                gm = H.geomean(r.ratio for r in sel) or 0.0
+                return gm, f"{gm:.2f}x over {len(sel)} rows"
+            worst = min(sel, key=lambda r: r.ratio)
+            return worst.ratio, (f"min {worst.ratio:.2f}x ({worst.layer.name} N={worst.n} "
+                                 f"t={worst.threads} {worst.pas})")
+
+        value, text = summary(at_top)
+        if rest:
+            text += f"; at {', '.join(sorted({str(r.threads) for r in rest}))} thread(s): "
+            text += summary(rest)[1]
+        out.append(H.target_line(name, value >= bound, f"t={top}: {text}"))
+
+    fwd = [r for r in auto if r.pas == "fwd"]
+    bwd = [r for r in auto if r.pas == "bwd"]
     ratio_target("fwd geomean >= 1.25x torch", fwd, 1.25, True)
-    big = [r for r in fwd if r.n == 16 and {"3x3", "1x1"} & set(r.layer.tags)]
-    if big and all(r.pct_peak is not None for r in big):
-        worst = min(big, key=lambda r: r.pct_peak)
-        out.append(H.target_line(
-            "every 3x3/1x1 fwd at N=16 >= 85% of FMA peak", worst.pct_peak >= 85.0,
-            f"min {worst.pct_peak:.0f}% ({worst.layer.name} t={worst.threads})"))
+    name = "every 3x3/1x1 fwd at N=16 >= 85% of FMA peak (direct kernel)"
+    best: dict[tuple[str, int], Row] = {}
+    for r in rows:
+        if (r.pas == "fwd" and r.n == 16 and r.algo in ("direct", "gemm1x1")
+                and {"3x3", "1x1"} & set(r.layer.tags) and r.pct_peak is not None):
+            key = (r.layer.name, r.threads)
+            if key not in best or r.pct_peak > best[key].pct_peak:
+                best[key] = r
+    at_top = [r for r in best.values() if r.threads == top]
+    if at_top:
+        worst = min(at_top, key=lambda r: r.pct_peak)
+        detail = f"t={top}: min {worst.pct_peak:.0f}% ({worst.layer.name} {worst.algo})"
+        rest = [r for r in best.values() if r.threads != top]
+        if rest:
+            w1 = min(rest, key=lambda r: r.pct_peak)
+            detail += (f"; at t={w1.threads}: min {w1.pct_peak:.0f}% "
+                       f"({w1.layer.name} {w1.algo})")
+        out.append(H.target_line(name, worst.pct_peak >= 85.0, detail))
     else:
-        out.append(H.target_line("every 3x3/1x1 fwd at N=16 >= 85% of FMA peak", None,
-                                 "not measured" if not big else "some rows failed"))
+        out.append(H.target_line(name, None, "not measured"))
     ratio_target("bwd geomean >= 1.3x torch", bwd, 1.3, True)
     ratio_target("strided first layers bwd >= 3x torch",
                  [r for r in bwd if "strided_first" in r.layer.tags], 3.0, False)
@@ -444,7 +490,7 @@ def plot(rows: Sequence[Row], path: str) -> None:
 def run(s: Settings, out: str | Path | None = H.RESULTS, plot_path: str | None = None
         ) -> list[Row]:
     """Measure every configuration of `s`; write the section to `out` (None: don't)."""
-    per_config = 2 + len(s.variants) + 1 + (4 if torch is not None else 0)
+    per_config = 2 + len(s.variants) + 1  # reference fwd/bwd, variants, backward
     configs = [(la, n, t) for la in s.layers for n in sorted(s.batches) for t in s.threads]
     machine = H.Machine(s.fma_seconds)
     progress = H.Progress(len(configs) * per_config)

@@ -100,6 +100,40 @@ def measure(fn: Callable[[], Any], *, warmup: int = 1, repeats: int = 5,
     return t
 
 
+def measure_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 1,
+                        repeats: int = 5, budget: float | None = None) -> dict[str, Timing]:
+    """Time several functions round-robin: one call of each per round, `repeats` rounds.
+
+    On a shared host the speed drifts over seconds; taking each function's repeats in the
+    same rounds lets them all see the same conditions, so their ratio is fair. The order
+    rotates each round. `budget` bounds the timed seconds per function, as in `measure`.
+    """
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    out = {name: Timing() for name in names}
+    spent = 0.0
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for k in range(max(1, repeats)):
+            order = names[k % len(names):] + names[:k % len(names)]
+            for name in order:
+                t0 = time.perf_counter()
+                fns[name]()
+                dt = time.perf_counter() - t0
+                out[name].times.append(dt)
+                spent += dt
+            if budget is not None and spent >= budget * len(names):
+                break
+    finally:
+        if was_enabled:
+            gc.enable()
+    return out
+
+
 def gflops(flops: float, seconds: float) -> float:
     return flops / seconds * 1e-9
 
