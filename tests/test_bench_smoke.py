@@ -37,6 +37,14 @@ def test_write_section_replaces_only_its_own(tmp_path):
     assert text.count("<!-- a:begin -->") == 1
 
 
+def test_measure_interleaved_round_robin_with_rotating_order():
+    calls: list[str] = []
+    fns = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    ts = harness.measure_interleaved(fns, warmup=1, repeats=3)
+    assert calls == list("abc") + list("abc") + list("bca") + list("cab")
+    assert all(len(t.times) == 3 and t.min >= 0 for t in ts.values())
+
+
 def test_conv_bench_tiny(tmp_path):
     layer = conv.Layer("tiny", 3, 8, 8, 4, 3, 3, 1, 1, ("3x3",))
     s = conv.Settings(layers=[layer], batches=[1], threads=[1], repeats=1, warmup=0,
