@@ -108,3 +108,14 @@ def test_forward_variants_read_from_the_op_table(monkeypatch):
     assert conv.forward_variants() == ["auto", "direct", "winograd"]
     monkeypatch.setattr(fastconv.OPS["conv2d"], "variants", None, raising=False)
     assert conv.forward_variants() == ["auto"]
+
+
+def test_train_rounds_alternate_and_merge_keeps_every_call():
+    from bench import train
+    libs = [("fastconv", "nhwc"), ("torch", "nchw")]
+    assert train._rounds(libs, 3) == libs + libs[::-1] + libs
+    a = {"seconds": [2.0], "peak_mib": 50.0, "base_mib": 10.0}
+    b = {"seconds": [1.0], "peak_mib": 45.0, "base_mib": 2.0}
+    m = train._merge(a, b)
+    assert m["seconds"] == [2.0, 1.0] and (m["peak_mib"], m["base_mib"]) == (45.0, 2.0)
+    assert train._merge(None, a) is a and train._merge(a, {"error": "x"}) is a
