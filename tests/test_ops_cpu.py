@@ -227,6 +227,37 @@ def test_loss_and_dense_on_cpu(rng):
         assert_close(got, want, atol=1e-6)
 
 
+@given(n=st.integers(1, 40), k=st.integers(1, 30), seed=seeds,
+       scale=st.sampled_from([0.1, 5.0, 60.0]))
+def test_softmax_cross_entropy_with_grad_int_labels(isa, n, k, seed, scale):
+    fc.set_isa(isa)
+    rng = np.random.default_rng(seed)
+    z, labels = arrays(rng, (n, k), scale=scale), rng.integers(0, k, n)
+    loss, g = fc.softmax_cross_entropy_with_grad(z, labels)  # the C++ pass
+    want_loss, want_g = ref.softmax_cross_entropy_with_grad(z.astype(np.float64), labels)
+    assert isinstance(loss, float) and np.isclose(loss, want_loss, rtol=1e-5, atol=1e-6)
+    assert g.dtype == np.float32 and g.shape == (n, k)
+    assert_close(g, want_g, atol=1e-6)
+    # the same through the validating path (int32 labels, a float64 copy of the logits)
+    loss2, g2 = fc.softmax_cross_entropy_with_grad(z.astype(np.float64), labels.astype(np.int32))
+    assert np.isclose(loss2, want_loss, rtol=1e-5, atol=1e-6)
+    assert_close(g2, want_g, atol=1e-6)
+
+
+def test_softmax_cross_entropy_with_grad_validates():
+    z = np.zeros((3, 4), np.float32)
+    for bad in ([0, 4, 1], [0, -1, 1]):
+        with pytest.raises(ValueError, match="labels: class indices must be in"):
+            fc.softmax_cross_entropy_with_grad(z, np.array(bad, np.int64))
+    with pytest.raises(ValueError, match="labels"):
+        fc.softmax_cross_entropy_with_grad(z, np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="labels"):  # the C++ entry point checks too
+        fc._C.softmax_cross_entropy_with_grad(z, np.zeros(3, np.int32))
+    loss, _ = fc.softmax_cross_entropy_with_grad(np.full((2, 3), np.nan, np.float32),
+                                                 np.zeros(2, np.int64))
+    assert np.isnan(loss)
+
+
 @given(shape=st.lists(st.integers(1, 40), min_size=1, max_size=4), seed=seeds)
 def test_tanh_backward(isa, shape, seed):
     fc.set_isa(isa)
@@ -271,7 +302,8 @@ def _every_op(rng):
                 *fc.concat_backward(dyx, [60, 7])]
         # disjoint windows (stride = pool size): the few-channel and wide backward paths
         out += [fc.avg_pool2d(x6, 2), fc.avg_pool2d_backward(dy6, x6, 2),
-                fc.avg_pool2d_backward(dy2[:, :, :17], x, 2), fc.tanh_backward(dyx, np.tanh(x))]
+                fc.avg_pool2d_backward(dy2[:, :, :17], x, 2), fc.tanh_backward(dyx, np.tanh(x)),
+                fc.softmax_cross_entropy_with_grad(x[0, 0], np.arange(35) % 67)[1]]
         return out
 
     return run
