@@ -44,9 +44,10 @@ def avg_pool2d(x: np.ndarray, pool_size, stride, padding, *, count_include_pad: 
 
 
 def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size, stride, padding, *,
-                        count_include_pad: bool = False) -> np.ndarray:
+                        count_include_pad: bool = False, through_tanh: bool = False
+                        ) -> np.ndarray:
     return _C.avg_pool2d_backward(dy, x, tuple(pool_size), tuple(stride), _pads(padding),
-                                  count_include_pad)
+                                  count_include_pad, through_tanh)
 
 
 def global_avg_pool2d(x: np.ndarray) -> np.ndarray:

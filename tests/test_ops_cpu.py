@@ -45,6 +45,21 @@ def test_avg_pool_forward_backward(isa, case, seed, include: bool):
                                              count_include_pad=include), rtol=1e-5, atol=1e-6)
 
 
+@given(case=pool_cases(max_c=40), seed=seeds, include=...)
+def test_avg_pool_backward_through_tanh(isa, case, seed, include: bool):
+    fc.set_isa(isa)
+    rng = np.random.default_rng(seed)
+    x = np.tanh(arrays(rng, case.x_shape, scale=2.0))  # the pooled input is a tanh output
+    dy = arrays(rng, case.geometry().y_shape)
+    kw = dict(count_include_pad=include)
+    dx = fc.avg_pool2d_backward(dy, x, *case.args, through_tanh=True, **kw)
+    # the fused pass does tanh_backward's arithmetic on the plain backward's values
+    assert np.array_equal(dx, fc.tanh_backward(fc.avg_pool2d_backward(dy, x, *case.args, **kw),
+                                               x))
+    assert_close(dx, ref.avg_pool2d_backward(*f64(dy, x), *case.args, through_tanh=True, **kw),
+                 rtol=1e-5, atol=1e-6)
+
+
 @given(seed=seeds, n=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
        c=st.integers(1, 70))
 def test_global_avg_pool(isa, seed, n, h, w, c):
@@ -303,6 +318,9 @@ def _every_op(rng):
         # disjoint windows (stride = pool size): the few-channel and wide backward paths
         out += [fc.avg_pool2d(x6, 2), fc.avg_pool2d_backward(dy6, x6, 2),
                 fc.avg_pool2d_backward(dy2[:, :, :17], x, 2), fc.tanh_backward(dyx, np.tanh(x)),
+                fc.avg_pool2d_backward(dy6, np.tanh(x6), 2, through_tanh=True),
+                fc.avg_pool2d_backward(dy2, np.tanh(x), 3, 2, 1, through_tanh=True),
+                fc.avg_pool2d_backward(dy2[:, :, :17], np.tanh(x), 2, through_tanh=True),
                 fc.softmax_cross_entropy_with_grad(x[0, 0], np.arange(35) % 67)[1]]
         return out
 

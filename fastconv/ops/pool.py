@@ -123,12 +123,18 @@ def avg_pool2d(x: np.ndarray, pool_size: object = 2, stride: object = None,
 
 def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size: object = 2,
                         stride: object = None, padding: PaddingArg = 0, *,
-                        count_include_pad: bool = False) -> np.ndarray:
-    """dx of :func:`avg_pool2d`."""
+                        count_include_pad: bool = False, through_tanh: bool = False
+                        ) -> np.ndarray:
+    """dx of :func:`avg_pool2d`.
+
+    through_tanh: x is the output of a tanh (conv -> tanh -> pool); return the gradient with
+    respect to the tanh's input, ``tanh_backward(dx, x)``, in the same pass over dx.
+    """
     x, g = _checked(x, pool_size, stride, padding)
     dy = _checked_dy(dy, g)
     return _avg_pool2d_backward(dy, x, g.pool_size, g.stride, g.pads,
-                                count_include_pad=bool(count_include_pad))
+                                count_include_pad=bool(count_include_pad),
+                                through_tanh=bool(through_tanh))
 
 
 def global_avg_pool2d(x: np.ndarray) -> np.ndarray:
