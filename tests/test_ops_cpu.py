@@ -45,6 +45,18 @@ def test_avg_pool_forward_backward(isa, case, seed, include: bool):
                                              count_include_pad=include), rtol=1e-5, atol=1e-6)
 
 
+@given(n=st.integers(1, 2), h=st.integers(2, 9), w=st.integers(2, 9), c=st.integers(1, 17),
+       padding=st.sampled_from([0, "valid"]), include=..., seed=seeds)
+def test_avg_pool_2x2_stride_2(isa, n, h, w, c, padding, include: bool, seed):
+    """LeNet's pools (whole 2x2 windows, few channels: their own path), odd sizes included."""
+    fc.set_isa(isa)
+    x = arrays(np.random.default_rng(seed), (n, h, w, c))
+    y = fc.avg_pool2d(x, 2, 2, padding, count_include_pad=include)
+    assert y.shape == (n, h // 2, w // 2, c)
+    assert_close(y, ref.avg_pool2d(*f64(x), 2, 2, padding, count_include_pad=include),
+                 rtol=1e-6, atol=1e-7)
+
+
 @given(case=pool_cases(max_c=40), seed=seeds, include=...)
 def test_avg_pool_backward_through_tanh(isa, case, seed, include: bool):
     fc.set_isa(isa)
