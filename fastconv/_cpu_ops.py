@@ -3,9 +3,11 @@
 Each adapter takes its reference function's arguments, normalised (pairs, ((t, b), (l, r))
 paddings) and validated (C-contiguous float32 arrays), plus ``out=`` where the op has one.
 Small, weight- or logit-sized ops (fold_batch_norm, softmax, cross-entropy) run in float32
-NumPy: there is nothing for a kernel to win there. dense has its own kernels: NumPy's BLAS
-would bring a second thread pool whose workers spin after each call, on the cores the conv
-kernels' OpenMP threads need next (batch-1 inference lost up to half its speed to it).
+NumPy: there is nothing for a kernel to win there, except the training step's cross-entropy
+with its gradient (int labels), whose dozen NumPy calls cost ~50 us a LeNet step. dense has
+its own kernels: NumPy's BLAS would bring a second thread pool whose workers spin after
+each call, on the cores the conv kernels' OpenMP threads need next (batch-1 inference lost
+up to half its speed to it).
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def avg_pool2d(x: np.ndarray, pool_size, stride, padding, *, count_include_pad: 
 
 
 def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size, stride, padding, *,
-                        count_include_pad: bool = False) -> np.ndarray:
+                        count_include_pad: bool = False, through_tanh: bool = False
+                        ) -> np.ndarray:
     return _C.avg_pool2d_backward(dy, x, tuple(pool_size), tuple(stride), _pads(padding),
-                                  count_include_pad)
+                                  count_include_pad, through_tanh)
 
 
 def global_avg_pool2d(x: np.ndarray) -> np.ndarray:
@@ -119,12 +122,34 @@ def concat_backward(dy: np.ndarray, sizes: Sequence[int], axis: int = -1) -> lis
     return reference.concat_backward(dy, sizes, axis)
 
 
-# ---------------------------------------------------------------- logits-sized: NumPy float32
+# ------------------------------- logits-sized: NumPy float32 (C++ for the training step's loss)
 
 softmax = reference.softmax
-softmax_cross_entropy = reference.softmax_cross_entropy
-softmax_cross_entropy_backward = reference.softmax_cross_entropy_backward
-softmax_cross_entropy_with_grad = reference.softmax_cross_entropy_with_grad
+
+
+# Cross-entropy with int labels: one C++ pass (the training step's case) serving all three
+# ops, so that the loss, the gradient and the pair agree bitwise; one-hot labels: NumPy.
+def _sce_int(logits: np.ndarray, labels: np.ndarray) -> bool:
+    return labels.ndim == 1 and logits.dtype == np.float32
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    if _sce_int(logits, labels):
+        return _C.softmax_cross_entropy_with_grad(logits, labels)[0]
+    return reference.softmax_cross_entropy(logits, labels)
+
+
+def softmax_cross_entropy_backward(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    if _sce_int(logits, labels):
+        return _C.softmax_cross_entropy_with_grad(logits, labels)[1]
+    return reference.softmax_cross_entropy_backward(logits, labels)
+
+
+def softmax_cross_entropy_with_grad(logits: np.ndarray, labels: np.ndarray
+                                    ) -> tuple[float, np.ndarray]:
+    if _sce_int(logits, labels):
+        return _C.softmax_cross_entropy_with_grad(logits, labels)
+    return reference.softmax_cross_entropy_with_grad(logits, labels)
 
 
 def dense(x: np.ndarray, w: np.ndarray, b=None, *, relu: bool = False) -> np.ndarray:

@@ -86,6 +86,40 @@ def test_training_fuses_relu_and_inference_folds_bn():
     assert any(isinstance(s.layer, nn.ReLU) for s in model._plan(False).steps)
 
 
+def tiny_lenet():
+    x = nn.Input((12, 12, 2))
+    y = nn.Conv2D(3, 3, activation="tanh", name="c1")(x)
+    y = nn.AvgPool2D(2, name="s2")(y)
+    y = nn.Conv2D(4, 3, activation="tanh", padding="same", name="c3")(y)
+    y = nn.AvgPool2D(2, 1, name="s4")(y)  # overlapping windows
+    y = nn.Dense(3, name="out")(nn.Flatten()(y))
+    return nn.Model(x, y)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "numpy"])
+def test_tanh_pool_backward_fusion_keeps_gradients(backend):
+    nn.set_seed(4)
+    model = tiny_lenet()
+    steps = model._plan(True).steps
+    assert [s.layer.name for s in steps if s.preact_grad] == ["c1", "c3"]
+    assert [s.layer.name for s in steps if s.tanh_grad] == ["s2", "s4"]
+    assert not any(s.tanh_grad or s.preact_grad for s in model._plan(False).steps)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 12, 12, 2)).astype(np.float32)
+    dy = rng.standard_normal((3, 3)).astype(np.float32)
+    grads = []
+    with fastconv.use_backend(backend):
+        for fuse in (True, False):
+            model.fuse = fuse
+            model(x, training=True)
+            dx = model.backward(dy)
+            grads.append([dx] + [p.grad for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    model.fuse = True
+    _whole_grad_check(model, x.astype(np.float64), 1)
+
+
 @pytest.mark.parametrize("backend", ["cpu", "numpy"])
 def test_folding_leaves_outputs_unchanged(backend):
     nn.set_seed(2)

@@ -45,6 +45,33 @@ def test_avg_pool_forward_backward(isa, case, seed, include: bool):
                                              count_include_pad=include), rtol=1e-5, atol=1e-6)
 
 
+@given(n=st.integers(1, 2), h=st.integers(2, 9), w=st.integers(2, 9), c=st.integers(1, 17),
+       padding=st.sampled_from([0, "valid"]), include=..., seed=seeds)
+def test_avg_pool_2x2_stride_2(isa, n, h, w, c, padding, include: bool, seed):
+    """LeNet's pools (whole 2x2 windows, few channels: their own path), odd sizes included."""
+    fc.set_isa(isa)
+    x = arrays(np.random.default_rng(seed), (n, h, w, c))
+    y = fc.avg_pool2d(x, 2, 2, padding, count_include_pad=include)
+    assert y.shape == (n, h // 2, w // 2, c)
+    assert_close(y, ref.avg_pool2d(*f64(x), 2, 2, padding, count_include_pad=include),
+                 rtol=1e-6, atol=1e-7)
+
+
+@given(case=pool_cases(max_c=40), seed=seeds, include=...)
+def test_avg_pool_backward_through_tanh(isa, case, seed, include: bool):
+    fc.set_isa(isa)
+    rng = np.random.default_rng(seed)
+    x = np.tanh(arrays(rng, case.x_shape, scale=2.0))  # the pooled input is a tanh output
+    dy = arrays(rng, case.geometry().y_shape)
+    kw = dict(count_include_pad=include)
+    dx = fc.avg_pool2d_backward(dy, x, *case.args, through_tanh=True, **kw)
+    # the fused pass does tanh_backward's arithmetic on the plain backward's values
+    assert np.array_equal(dx, fc.tanh_backward(fc.avg_pool2d_backward(dy, x, *case.args, **kw),
+                                               x))
+    assert_close(dx, ref.avg_pool2d_backward(*f64(dy, x), *case.args, through_tanh=True, **kw),
+                 rtol=1e-5, atol=1e-6)
+
+
 @given(seed=seeds, n=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
        c=st.integers(1, 70))
 def test_global_avg_pool(isa, seed, n, h, w, c):
@@ -227,6 +254,37 @@ def test_loss_and_dense_on_cpu(rng):
         assert_close(got, want, atol=1e-6)
 
 
+@given(n=st.integers(1, 40), k=st.integers(1, 30), seed=seeds,
+       scale=st.sampled_from([0.1, 5.0, 60.0]))
+def test_softmax_cross_entropy_with_grad_int_labels(isa, n, k, seed, scale):
+    fc.set_isa(isa)
+    rng = np.random.default_rng(seed)
+    z, labels = arrays(rng, (n, k), scale=scale), rng.integers(0, k, n)
+    loss, g = fc.softmax_cross_entropy_with_grad(z, labels)  # the C++ pass
+    want_loss, want_g = ref.softmax_cross_entropy_with_grad(z.astype(np.float64), labels)
+    assert isinstance(loss, float) and np.isclose(loss, want_loss, rtol=1e-5, atol=1e-6)
+    assert g.dtype == np.float32 and g.shape == (n, k)
+    assert_close(g, want_g, atol=1e-6)
+    # the same through the validating path (int32 labels, a float64 copy of the logits)
+    loss2, g2 = fc.softmax_cross_entropy_with_grad(z.astype(np.float64), labels.astype(np.int32))
+    assert np.isclose(loss2, want_loss, rtol=1e-5, atol=1e-6)
+    assert_close(g2, want_g, atol=1e-6)
+
+
+def test_softmax_cross_entropy_with_grad_validates():
+    z = np.zeros((3, 4), np.float32)
+    for bad in ([0, 4, 1], [0, -1, 1]):
+        with pytest.raises(ValueError, match="labels: class indices must be in"):
+            fc.softmax_cross_entropy_with_grad(z, np.array(bad, np.int64))
+    with pytest.raises(ValueError, match="labels"):
+        fc.softmax_cross_entropy_with_grad(z, np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="labels"):  # the C++ entry point checks too
+        fc._C.softmax_cross_entropy_with_grad(z, np.zeros(3, np.int32))
+    loss, _ = fc.softmax_cross_entropy_with_grad(np.full((2, 3), np.nan, np.float32),
+                                                 np.zeros(2, np.int64))
+    assert np.isnan(loss)
+
+
 @given(shape=st.lists(st.integers(1, 40), min_size=1, max_size=4), seed=seeds)
 def test_tanh_backward(isa, shape, seed):
     fc.set_isa(isa)
@@ -271,7 +329,11 @@ def _every_op(rng):
                 *fc.concat_backward(dyx, [60, 7])]
         # disjoint windows (stride = pool size): the few-channel and wide backward paths
         out += [fc.avg_pool2d(x6, 2), fc.avg_pool2d_backward(dy6, x6, 2),
-                fc.avg_pool2d_backward(dy2[:, :, :17], x, 2), fc.tanh_backward(dyx, np.tanh(x))]
+                fc.avg_pool2d_backward(dy2[:, :, :17], x, 2), fc.tanh_backward(dyx, np.tanh(x)),
+                fc.avg_pool2d_backward(dy6, np.tanh(x6), 2, through_tanh=True),
+                fc.avg_pool2d_backward(dy2, np.tanh(x), 3, 2, 1, through_tanh=True),
+                fc.avg_pool2d_backward(dy2[:, :, :17], np.tanh(x), 2, through_tanh=True),
+                fc.softmax_cross_entropy_with_grad(x[0, 0], np.arange(35) % 67)[1]]
         return out
 
     return run

@@ -12,4 +12,5 @@ void bind_conv_backward(pybind11::module_& m);
 void bind_probe(pybind11::module_& m);
 void bind_dense(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
+void bind_loss(pybind11::module_& m);
 }  // namespace fc

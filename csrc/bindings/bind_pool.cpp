@@ -77,20 +77,22 @@ void bind_pool(py::module_& m) {
   m.def(
       "avg_pool2d_backward",
       [](const py::array& dy, const py::array& x, py::tuple pool, py::tuple stride,
-         py::tuple padding, bool count_include_pad) {
+         py::tuple padding, bool count_include_pad, bool through_tanh) {
         PoolParams p = make_pool(x, pool, stride, padding, count_include_pad);
         const float* gp = py_util::in_ptr(dy, "dy", {p.N, p.P, p.Q, p.C});
+        const float* ty = through_tanh ? py_util::in_ptr(x, "x", {p.N, p.H, p.W, p.C}) : nullptr;
         py::array_t<float> dx = py_util::pooled_array({p.N, p.H, p.W, p.C});
         float* dp = py_util::mut_ptr(dx);
         {
           py::gil_scoped_release nogil;
-          avg_pool2d_backward(p, gp, dp);
+          avg_pool2d_backward(p, gp, dp, ty);
         }
         return dx;
       },
       py::arg("dy"), py::arg("x"), py::arg("pool_size"), py::arg("stride"),
-      py::arg("padding"), py::arg("count_include_pad") = false,
-      "dx of average pooling (x is used for its shape only).");
+      py::arg("padding"), py::arg("count_include_pad") = false, py::arg("through_tanh") = false,
+      "dx of average pooling (x is used for its shape only), or with through_tanh (x = tanh(u)) "
+      "dL/du = dx * (1 - x^2) in the same pass.");
   m.def(
       "global_avg_pool2d_forward",
       [](const py::array& x) {

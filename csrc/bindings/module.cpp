@@ -11,4 +11,5 @@ PYBIND11_MODULE(_C, m) {
   fc::bind_probe(m);
   fc::bind_dense(m);
   fc::bind_optim(m);
+  fc::bind_loss(m);
 }

@@ -56,9 +56,10 @@ void avg_pool2d_forward(const PoolParams& p, const float* x, float* y) {
   FC_DISPATCH(avg_pool2d_fwd, p, x, y);
 }
 
-void avg_pool2d_backward(const PoolParams& p, const float* dy, float* dx) {
+void avg_pool2d_backward(const PoolParams& p, const float* dy, float* dx,
+                         const float* tanh_y) {
   check(p, dy, dx);
-  FC_DISPATCH(avg_pool2d_bwd, p, dy, dx);
+  FC_DISPATCH(avg_pool2d_bwd, p, dy, tanh_y, dx);
 }
 
 void global_avg_pool2d_forward(int64_t N, int64_t HW, int64_t C, const float* x, float* y) {

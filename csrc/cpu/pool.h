@@ -30,7 +30,10 @@ FC_DECLARE_ISA_FN(void max_pool2d_fwd(const PoolParams& p, const float* x, float
 FC_DECLARE_ISA_FN(void max_pool2d_bwd(const PoolParams& p, const float* dy, const float* x,
                                       float* dx, const MaxPoolBwdPlan& plan))
 FC_DECLARE_ISA_FN(void avg_pool2d_fwd(const PoolParams& p, const float* x, float* y))
-FC_DECLARE_ISA_FN(void avg_pool2d_bwd(const PoolParams& p, const float* dy, float* dx))
+// tanh_y (optional, x's shape): the pooled x was tanh's output; dx is then multiplied by
+// 1 - tanh_y^2, the gradient with respect to tanh's input.
+FC_DECLARE_ISA_FN(void avg_pool2d_bwd(const PoolParams& p, const float* dy,
+                                      const float* tanh_y, float* dx))
 FC_DECLARE_ISA_FN(void global_avg_pool2d_fwd(int64_t N, int64_t HW, int64_t C, const float* x,
                                              float* y))
 FC_DECLARE_ISA_FN(void global_avg_pool2d_bwd(int64_t N, int64_t HW, int64_t C, const float* dy,
@@ -41,7 +44,8 @@ void max_pool2d_forward(const PoolParams& p, const float* x, float* y);
 // window's dy goes to its FIRST maximum in row-major window order; padding never wins.
 void max_pool2d_backward(const PoolParams& p, const float* dy, const float* x, float* dx);
 void avg_pool2d_forward(const PoolParams& p, const float* x, float* y);
-void avg_pool2d_backward(const PoolParams& p, const float* dy, float* dx);
+void avg_pool2d_backward(const PoolParams& p, const float* dy, float* dx,
+                         const float* tanh_y = nullptr);
 void global_avg_pool2d_forward(int64_t N, int64_t HW, int64_t C, const float* x, float* y);
 void global_avg_pool2d_backward(int64_t N, int64_t HW, int64_t C, const float* dy, float* dx);
 

@@ -3,6 +3,8 @@
 Fusions (the pattern must be private: the intermediate tensor has one consumer and is not a
 model output):
 - Conv2D/Dense/BatchNormalization/Add followed by a ReLU layer: one op with ``relu=True``.
+- training only, in backward: Conv2D (tanh) -> AvgPool2D: the pool's backward applies the
+  tanh's (one pass over the conv-sized gradient instead of two), the conv skips it.
 - inference only: Conv2D (linear) -> BatchNormalization: the BN is folded into the conv's
   weights (fastconv.fold_batch_norm), cached until the weights may have changed
   (``parameter.generation()``), so conv -> BN -> ReLU is one convolution at inference.
@@ -16,6 +18,7 @@ from .activations import is_relu
 from .layer import InputLayer, Layer, Node, Tensor
 from .layers_conv import Conv2D
 from .layers_norm import BatchNormalization
+from .layers_pool import AvgPool2D
 from .parameter import generation
 
 
@@ -49,11 +52,14 @@ def topological_nodes(inputs: list[Tensor], outputs: list[Tensor]) -> list[Node]
 class Step:
     """One layer call (plus what it absorbed) reading and writing value slots."""
 
-    __slots__ = ("layer", "ins", "out", "relu", "bn", "fold_gen", "folded")
+    __slots__ = ("layer", "ins", "out", "relu", "bn", "fold_gen", "folded", "tanh_grad",
+                 "preact_grad")
 
     def __init__(self, layer: Layer, ins: list[int]):
         self.layer, self.ins, self.out = layer, ins, -1
         self.relu = False
+        self.tanh_grad = False    # AvgPool2D: backward returns the gradient through a tanh
+        self.preact_grad = False  # Conv2D: dy arrives through its tanh already
         self.bn: BatchNormalization | None = None
         self.fold_gen, self.folded = -1, None
 
@@ -69,6 +75,14 @@ class Step:
             self.fold_gen = generation()
         w, b = self.folded
         return F.conv2d(x, w, b, relu=self.relu, **conv.conv_args()), None
+
+    def backward(self, dy, ctx, need_dx: bool):
+        if self.tanh_grad:
+            return self.layer._backward_through_tanh(dy, ctx)  # type: ignore[attr-defined]
+        if self.preact_grad:
+            return self.layer._backward(dy, ctx, need_dx,  # type: ignore[call-arg]
+                                        preactivation=True)
+        return self.layer._backward(dy, ctx, need_dx)
 
 
 class Plan:
@@ -93,6 +107,7 @@ class Plan:
             return users[0] if len(users) == 1 and id(t) not in out_ids else None
 
         absorbed: set[int] = set()
+        tanh_pools: set[int] = set()  # AvgPool2D nodes that apply their input's tanh backward
         self.steps: list[Step] = []
         for node in nodes:
             layer = node.layer
@@ -112,6 +127,12 @@ class Plan:
                 step.relu = True
                 absorbed.add(id(nxt))
                 cur = nxt.output
+            if id(node) in tanh_pools:
+                step.tanh_grad = True
+            elif (training and isinstance(layer, Conv2D) and layer.activation == "tanh"
+                  and nxt is not None and isinstance(nxt.layer, AvgPool2D)):
+                step.preact_grad = True
+                tanh_pools.add(id(nxt))
             step.out = slot(cur)
             self.steps.append(step)
         self.folded_steps = [s for s in self.steps if s.bn is not None]
@@ -183,7 +204,7 @@ class Plan:
                 if req[j]:
                     need_dx = True
                     break
-            dx, pgrads = step.layer._backward(dy, ctx, need_dx)
+            dx, pgrads = step.backward(dy, ctx, need_dx)
             dy = ctx = None
             if pgrads:
                 for p, g in zip(step.layer._params, pgrads, strict=False):

@@ -101,9 +101,12 @@ class Conv2D(Layer):
         y = _activate(self, y)
         return y, (x, _keep_output(self, y, relu), relu)
 
-    def _backward(self, dy, ctx, need_dx):
+    def _backward(self, dy, ctx, need_dx, preactivation=False):
+        """preactivation: dy is already the gradient of the pre-activation output (the next
+        layer applied the activation's backward: nn.graph's backward fusions)."""
         x, y, relu = ctx
-        dy = _unactivate(self, dy, y, relu)
+        if not preactivation:
+            dy = _unactivate(self, dy, y, relu)
         t = self.trainable
         if not (need_dx or t):
             return None, [None] * len(self._params)

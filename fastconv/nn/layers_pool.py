@@ -59,6 +59,12 @@ class AvgPool2D(_Pool2D):
         return F.avg_pool2d_backward(dy, x, count_include_pad=self.count_include_pad,
                                      **self._args(x)), []
 
+    def _backward_through_tanh(self, dy, x):
+        """dL/du for x = tanh(u) (the previous layer's activation) in one pass: see
+        nn.graph's backward fusions."""
+        return F.avg_pool2d_backward(dy, x, count_include_pad=self.count_include_pad,
+                                     through_tanh=True, **self._args(x)), []
+
 
 class GlobalAvgPool2D(Layer):
     """Mean over H and W: (N, H, W, C) -> (N, C)."""

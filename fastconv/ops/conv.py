@@ -145,6 +145,11 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride: obj
     """
     g = (_cached_geometry(x, w, stride, padding, dilation, groups)
          if get_backend() == "cpu" else None)  # a layer's repeated call: validated before
+    if (g is not None and type(dy) is np.ndarray and dy.dtype is _F32
+            and dy.flags.c_contiguous and dy.shape == g.y_shape):
+        (t, bo), (le, ri) = g.pads
+        return _cpu._C.conv2d_backward(dy, x, w, g.stride, (t, bo, le, ri), g.dilation,
+                                       g.groups, bool(need_dx), bool(need_dw), bool(need_db))
     if g is None:
         x0, w0 = x, w
         x, w, g = _geometry(x, w, stride, padding, dilation, groups)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _cpu_ops, reference
+from .. import _cpu, _cpu_ops, reference
+from .._backend import get_backend
 from .._optable import Op, register
 from .._validate import array, same_shape
 from .conv import compute_dtype
@@ -26,6 +27,24 @@ _dense_backward = register(Op(
     flops=_dense_bwd_flops, doc="(dx, dw, db) of dense"))
 
 
+_F32 = np.dtype(np.float32)
+_C = _cpu._C
+
+
+def _f32(a: object) -> bool:
+    """a is a non-empty float32 C-contiguous ndarray: what _checked would pass unchanged
+    (sizes beyond MAX_ELEMENTS cannot reach here: their shapes fail the checks below)."""
+    return (type(a) is np.ndarray and a.dtype is _F32  # type: ignore[union-attr]
+            and a.flags.c_contiguous and a.size > 0)  # type: ignore[union-attr]
+
+
+def _fast(x: object, w: object) -> bool:
+    """A plain float32 call on the cpu backend (a Dense layer's, every step): it goes
+    straight to C++, skipping the generic validation that it would pass anyway."""
+    return (_f32(x) and _f32(w) and x.ndim == 2 and w.ndim == 2  # type: ignore[union-attr]
+            and x.shape[1] == w.shape[0] and get_backend() == "cpu")  # type: ignore[union-attr]
+
+
 def _checked(x, w) -> tuple[np.ndarray, np.ndarray]:
     x = array(x, "x", 2, dtype=compute_dtype())
     w = array(w, "w", 2, dtype=compute_dtype())
@@ -38,6 +57,8 @@ def _checked(x, w) -> tuple[np.ndarray, np.ndarray]:
 def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
           relu: bool = False) -> np.ndarray:
     """Fully connected layer: x (N, in) @ w (in, out) + b (out,), optionally max(., 0)."""
+    if _fast(x, w) and (b is None or (_f32(b) and b.shape == (w.shape[1],))):
+        return _C.dense_forward(x, w, b, bool(relu))
     x, w = _checked(x, w)
     if b is not None:
         b = array(b, "b", 1, dtype=compute_dtype())
@@ -51,6 +72,8 @@ def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, need_dx: boo
 
     After a fused ReLU, mask dy first with ``relu_backward(dy, y)``.
     """
+    if _fast(x, w) and _f32(dy) and dy.shape == (x.shape[0], w.shape[1]):
+        return _C.dense_backward(dy, x, w, bool(need_dx), bool(need_dw), bool(need_db))
     x, w = _checked(x, w)
     dy = array(dy, "dy", 2, dtype=compute_dtype())
     same_shape(dy, "dy", (x.shape[0], w.shape[1]))

@@ -7,10 +7,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import _cpu_ops, reference
+from .. import _cpu, _cpu_ops, reference
+from .._args import MAX_ELEMENTS
+from .._backend import get_backend
 from .._optable import Op, register
 from .._validate import array, out_array, same_shape
 from .conv import compute_dtype
+
+_F32 = np.dtype(np.float32)
+_C = _cpu._C
 
 
 def _bytes_per_element(k: int):
@@ -62,6 +67,11 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dx = dy * (1 - y^2), with y = tanh(x) the forward's output."""
+    if (type(y) is np.ndarray and type(dy) is np.ndarray and y.dtype is _F32
+            and dy.dtype is _F32 and y.shape == dy.shape and y.flags.c_contiguous
+            and dy.flags.c_contiguous and 0 < y.size <= MAX_ELEMENTS
+            and get_backend() == "cpu"):  # the layers' call, every step: straight to C++
+        return _C.tanh_backward(dy, y)
     y = array(y, "y", dtype=compute_dtype())
     dy = array(dy, "dy", dtype=compute_dtype())
     same_shape(dy, "dy", y.shape)

@@ -6,7 +6,9 @@ import numbers
 
 import numpy as np
 
-from .. import _cpu_ops, reference
+from .. import _cpu, _cpu_ops, reference
+from .._args import MAX_ELEMENTS
+from .._backend import get_backend
 from .._optable import Op, register
 from .._validate import array, same_shape
 from .conv import compute_dtype
@@ -41,6 +43,10 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     if not -z.ndim <= int(axis) < z.ndim:
         raise ValueError(f"axis: {axis} is out of range for {z.ndim} dimensions")
     return _softmax(z, axis=int(axis))
+
+
+_F32, _I64 = np.dtype(np.float32), np.dtype(np.int64)
+_C = _cpu._C
 
 
 def _checked(logits: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
@@ -79,5 +85,13 @@ def softmax_cross_entropy_with_grad(logits: np.ndarray, labels: np.ndarray
                                     ) -> tuple[float, np.ndarray]:
     """``(softmax_cross_entropy(logits, labels), softmax_cross_entropy_backward(logits,
     labels))``, validated once and computed in one pass (a training step needs both)."""
+    if (type(logits) is np.ndarray and type(labels) is np.ndarray and logits.dtype is _F32
+            and labels.dtype is _I64 and logits.ndim == 2 and labels.ndim == 1
+            and logits.flags.c_contiguous and labels.flags.c_contiguous
+            and 0 < logits.size <= MAX_ELEMENTS and len(labels) == len(logits)
+            and get_backend() == "cpu"):
+        # the training step's call: the C++ entry point checks every label's range and
+        # raises ValueError naming `labels`, as _checked does
+        return _C.softmax_cross_entropy_with_grad(logits, labels)
     z, t = _checked(logits, labels)
     return _sce_with_grad(z, t)

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _cpu_ops, reference
 from .._args import PaddingArg
+from .._backend import get_backend
 from .._optable import Op, register
 from .._pool_args import PoolGeometry
 from .._validate import array, out_array, same_shape
@@ -72,6 +73,20 @@ def _checked(x, pool_size, stride, padding, name="x") -> tuple[np.ndarray, PoolG
     return x, g
 
 
+_F32 = np.dtype(np.float32)
+
+
+def _fast_geometry(x, pool_size, stride, padding) -> PoolGeometry | None:
+    """The geometry of a repeated call (a pooling layer's, every step) with a float32
+    C-contiguous x on the cpu backend, validated before (cached by _checked), or None."""
+    if not (type(x) is np.ndarray and x.dtype is _F32 and x.flags.c_contiguous
+            and get_backend() == "cpu"):
+        return None
+    key = (x.shape, _plain(pool_size), _DEFAULT_STRIDE if stride is None else _plain(stride),
+           _plain(padding))
+    return None if None in key else _GEOMETRIES.get(key)
+
+
 def _checked_dy(dy, g: PoolGeometry) -> np.ndarray:
     dy = array(dy, "dy", 4, dtype=compute_dtype())
     same_shape(dy, "dy", g.y_shape)
@@ -115,6 +130,10 @@ def avg_pool2d(x: np.ndarray, pool_size: object = 2, stride: object = None,
     count_include_pad=False (Keras/TF, default): divide by the number of real input cells
     in the window; True (PyTorch's default): divide by the window area.
     """
+    g = _fast_geometry(x, pool_size, stride, padding) if out is None else None
+    if g is not None:
+        return _cpu_ops.avg_pool2d(x, g.pool_size, g.stride, g.pads,
+                                   count_include_pad=bool(count_include_pad))
     x, g = _checked(x, pool_size, stride, padding)
     out_array(out, g.y_shape)
     return _avg_pool2d(x, g.pool_size, g.stride, g.pads,
@@ -123,12 +142,24 @@ def avg_pool2d(x: np.ndarray, pool_size: object = 2, stride: object = None,
 
 def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size: object = 2,
                         stride: object = None, padding: PaddingArg = 0, *,
-                        count_include_pad: bool = False) -> np.ndarray:
-    """dx of :func:`avg_pool2d`."""
+                        count_include_pad: bool = False, through_tanh: bool = False
+                        ) -> np.ndarray:
+    """dx of :func:`avg_pool2d`.
+
+    through_tanh: x is the output of a tanh (conv -> tanh -> pool); return the gradient with
+    respect to the tanh's input, ``tanh_backward(dx, x)``, in the same pass over dx.
+    """
+    g = _fast_geometry(x, pool_size, stride, padding)
+    if (g is not None and type(dy) is np.ndarray and dy.dtype is _F32
+            and dy.flags.c_contiguous and dy.shape == g.y_shape):
+        return _cpu_ops.avg_pool2d_backward(dy, x, g.pool_size, g.stride, g.pads,
+                                            count_include_pad=bool(count_include_pad),
+                                            through_tanh=bool(through_tanh))
     x, g = _checked(x, pool_size, stride, padding)
     dy = _checked_dy(dy, g)
     return _avg_pool2d_backward(dy, x, g.pool_size, g.stride, g.pads,
-                                count_include_pad=bool(count_include_pad))
+                                count_include_pad=bool(count_include_pad),
+                                through_tanh=bool(through_tanh))
 
 
 def global_avg_pool2d(x: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 
 from .._args import PaddingArg
 from .._pool_args import PoolGeometry
+from .eltwise import tanh_backward
 
 
 def _padded(x: np.ndarray, g: PoolGeometry, value: float) -> np.ndarray:
@@ -82,8 +83,13 @@ def avg_pool2d(x: np.ndarray, pool_size: object = 2, stride: object = None,
 
 def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size: object = 2,
                         stride: object = None, padding: PaddingArg = 0, *,
-                        count_include_pad: bool = False) -> np.ndarray:
-    """dx of avg_pool2d: each window's dy / divisor added to every real cell of the window."""
+                        count_include_pad: bool = False, through_tanh: bool = False
+                        ) -> np.ndarray:
+    """dx of avg_pool2d: each window's dy / divisor added to every real cell of the window.
+
+    through_tanh: x is the output of a tanh; return dx * (1 - x^2), the gradient with respect
+    to the tanh's input.
+    """
     g = PoolGeometry(x.shape, pool_size, stride, padding)
     if tuple(dy.shape) != g.y_shape:
         raise ValueError(f"dy: expected shape {g.y_shape}, got {tuple(dy.shape)}")
@@ -93,7 +99,8 @@ def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size: object = 2,
     dxp = np.zeros((g.x_shape[0], hp, wp, g.x_shape[3]), dtype)
     for _, _, rows, cols in g.taps():
         dxp[:, rows, cols, :] += share
-    return _crop(dxp, g)
+    dx = _crop(dxp, g)
+    return tanh_backward(dx, x) if through_tanh else dx
 
 
 def global_avg_pool2d(x: np.ndarray) -> np.ndarray:
