@@ -321,3 +321,36 @@ def test_conv2d_backward_dx_paths(isa, algo, shape):
                                        w.astype(np.float64), stride=stride, padding=pad,
                                        dilation=dil, groups=groups)[0]
     assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (r * s * k) ** 0.5)
+
+
+# dw_im2col: K tails (dy packed), dilation along W (no contiguous window), groups (two
+# groups' tiles in one thread), stride and padding, against the reference at 1-3 threads
+# (each >= 1e6 multiply-adds, so the kernel does use the threads).
+DW_IM2COL_SHAPES = [
+    # N, H, W, C, K, R, S, stride, padding, dilation, groups
+    (2, 31, 29, 3, 24, 7, 7, 2, 3, 1, 1),
+    (4, 47, 47, 3, 32, 11, 11, 4, 0, 1, 1),
+    (6, 23, 26, 2, 40, 3, 3, (1, 2), 2, (2, 3), 1),
+    (6, 13, 14, 6, 20, 3, 5, 1, 2, 1, 2),
+]
+
+
+@pytest.mark.parametrize("shape", DW_IM2COL_SHAPES)
+def test_conv2d_backward_dw_im2col(isa, shape):
+    fc.set_isa(isa)
+    n, h, w_, c, k, r, s, stride, pad, dil, groups = shape
+    rng = np.random.default_rng(13)
+    x, w = arrays(rng, (n, h, w_, c)), arrays(rng, (r, s, c // groups, k))
+    geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, dil, groups)
+    dy = arrays(rng, geo.y_shape)
+    (t, b), (l, rr) = geo.pads
+    outs = _at_thread_counts(lambda: _C.conv2d_backward(
+        dy, x, w, geo.stride, (t, b, l, rr), geo.dilation, groups, False, True, False,
+        "im2col")[1])
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), stride=stride, padding=pad,
+                                       dilation=dil, groups=groups)[1]
+    p, q = geo.y_shape[1:3]
+    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (n * p * q) ** 0.5)

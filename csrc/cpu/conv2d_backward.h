@@ -30,6 +30,10 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_data_simple(const ConvParams& p, const float* 
 // each thread owns a fixed set of dw tiles (no partial sums to merge).
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy,
                                                const float* x, float* dw))
+// dw for a short reduction (first layers): one (R*S*Cg) x Kg GEMM over blocks of pixels, the
+// im2col rows of a block packed per thread; each thread owns a fixed set of dw tiles.
+FC_DECLARE_ISA_FN(void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy,
+                                                const float* x, float* dw))
 // dw of a 3x3 stride-1 layer by Winograd F(4x4, 3x3): 36 GEMMs over transformed tiles.
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy,
                                                   const float* x, float* dw))
@@ -44,7 +48,8 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_bias(const ConvParams& p, const float* dy, flo
 
 // The algorithm variants: "auto" picks per layer; the others force one dx/dw pair
 // ("cvec": dx_cvec + dw_tiled, "kdot": dx_kdot + dw_tiled, "col2im": dx_col2im + dw_tiled,
-// "simple": plain loops).
+// "im2col": dx_col2im + dw_im2col (dw_tiled where R*S*Cg > kIm2colMaxRows), "simple": plain
+// loops).
 std::vector<std::string> conv2d_backward_algos();
 
 // Any of dx, dw, db may be null (not computed). Throws std::invalid_argument on bad input.

@@ -492,6 +492,7 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
   const int64_t kBand = std::clamp<int64_t>(p.N * p.H / 16, 1, 16);
   const int64_t nband = (p.H + kBand - 1) / kBand;
   const bool contig = G == 1 && p.dil_w == 1;  // a filter row's (s, c) are contiguous in dx
+  const int64_t rowstep = p.dil_h * p.W * p.C;  // dx floats between filter rows r and r + 1
   const Blocks qtiles(p.Q, kMPg);
 #pragma omp parallel num_threads(nt)
   {
@@ -526,8 +527,17 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
                                                      Kg, col + q0 * ldc + v0 * VL, ldc);
             }
           }
+          float* dbase = dx + (n * p.H + base + r0 * p.dil_h) * p.W * p.C;
           for (int64_t q = 0; q < p.Q; ++q) {
             const int64_t iw0 = q * p.stride_w - p.pad_l;
+            // A window inside the image: one run per filter row, no edge clipping (the bounds
+            // and address arithmetic below cost ~10 % of dx on ResNet-50 conv1).
+            if (contig && iw0 >= 0 && iw0 + S <= p.W) {
+              const float* src = col + q * ldc;
+              float* dst = dbase + iw0 * p.C;
+              for (int64_t r = r0; r < r1; ++r, src += SC, dst += rowstep) add_into(dst, src, SC);
+              continue;
+            }
             int64_t s0 = 0, s1 = S;
             while (s0 < S && iw0 + s0 * p.dil_w < 0) ++s0;
             while (s1 > s0 && iw0 + (s1 - 1) * p.dil_w >= p.W) --s1;
