@@ -37,6 +37,10 @@ template <int NV>
 constexpr int MR = kRegs == 32 && NV == 2 ? 12 : 6;
 constexpr int64_t CB = 64;               // channels per block
 constexpr int64_t TB = 32;               // tiles per transform block
+// The 36 positions' rows of a transform block lie this many floats apart past a whole
+// number of cache lines: with a power-of-two stride (32 tiles x 32 K = 4 KiB) every store of
+// one tile's transform fell into the same L1 set.
+constexpr int64_t kSkew = 16;
 
 using winograd::bt_1d;  // B^T d, as in the forward
 
@@ -109,7 +113,7 @@ struct Geo {
 // V[e][j][c - c0] = (B^T d B)[e] for tile j, channels [c0, c0 + cn). Pixels outside x load
 // zero lanes (a masked load of no lanes touches no memory), so there are no branches.
 void transform_x(const ConvParams& p, const Geo& g, const float* x, int64_t t0, int64_t tb,
-                 int64_t c0, int64_t cn, float* V) {
+                 int64_t c0, int64_t cn, int64_t vs, float* V) {
   Geo::Iter it = g.at(t0);
   for (int64_t j = 0; j < tb; ++j, it.next()) {
     const int64_t n = it.n, oh0 = it.th * g.M, ow0 = it.tw * g.M;
@@ -135,7 +139,7 @@ void transform_x(const ConvParams& p, const Geo& g, const float* x, int64_t t0, 
       for (int a = 0; a < 6; ++a) {
         vf r[6];
         bt_1d(t[a], r);
-        for (int b = 0; b < 6; ++b) vstore_n(V + ((a * 6 + b) * TB + j) * CB + cl, r[b], m);
+        for (int b = 0; b < 6; ++b) vstore_n(V + (a * 6 + b) * (TB * vs + kSkew) + j * vs + cl, r[b], m);
       }
     }
   }
@@ -170,7 +174,7 @@ void transform_dy(const ConvParams& p, const Geo& g, const float* dy, int64_t t0
       for (int a = 0; a < 6; ++a) {
         vf u[6];
         F::a_1d(t[a], u);
-        for (int b = 0; b < 6; ++b) vstore(U + ((a * 6 + b) * TB + j) * KB + kl, u[b]);
+        for (int b = 0; b < 6; ++b) vstore(U + (a * 6 + b) * (TB * KB + kSkew) + j * KB + kl, u[b]);
       }
     }
   }
@@ -178,7 +182,7 @@ void transform_dy(const ConvParams& p, const Geo& g, const float* dy, int64_t t0
 
 // M[c][0..KB) += sum over j < tb of V[j][c] * U[j][0..KB), for MR rows c (one position).
 template <int R, int NV>
-void gemm_rows(const float* __restrict V, const float* __restrict U, int64_t tb,
+void gemm_rows(const float* __restrict V, int64_t vs, const float* __restrict U, int64_t tb,
                float* __restrict M) {
   constexpr int KB = NV * VL;
   vf acc[R][NV];
@@ -190,7 +194,7 @@ void gemm_rows(const float* __restrict V, const float* __restrict U, int64_t tb,
     vf d[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) d[v] = vload(U + j * KB + v * VL);
-    bcast_fma<R, NV>(acc, V + j * CB, 1, d);
+    bcast_fma<R, NV>(acc, V + j * vs, 1, d);
   }
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i)
@@ -198,7 +202,7 @@ void gemm_rows(const float* __restrict V, const float* __restrict U, int64_t tb,
     for (int v = 0; v < NV; ++v) vstore(M + i * KB + v * VL, acc[i][v]);
 }
 
-using GemmFn = void (*)(const float*, const float*, int64_t, float*);
+using GemmFn = void (*)(const float*, int64_t, const float*, int64_t, float*);
 // Register tile for r (1 <= r <= MR<NV>) channel rows.
 template <int NV, int... I>
 GemmFn gemm_for(int r, std::integer_sequence<int, I...>) {
@@ -218,6 +222,9 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
   // About 8 tasks, from the shape alone: chunks of tiles when there are few (c, k) blocks.
   const int64_t nck = std::clamp<int64_t>((8 + blocks - 1) / blocks, 1, ntb);
   const int64_t mcb = std::min(CB, C);  // channel rows of a task's sums
+  const int64_t vs = (mcb + VL - 1) / VL * VL;  // floats per transformed x row
+  // Channel rows per GEMM call: as even as the register tile allows (16 = 8 + 8, not 12 + 4).
+  const int64_t ncalls = (mcb + MRv - 1) / MRv, rw = (mcb + ncalls - 1) / ncalls;
   const int64_t msize = 36 * mcb * KB;  // one task's sums
   float* part = workspace(48, size_t(nck * blocks * msize));
   const int nt = threads_for(conv_macs(p));
@@ -227,18 +234,19 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
     const int64_t chunk = task / blocks, blk = task % blocks;
     const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
     const int64_t cn = std::min(CB, C - c0), kn = std::min(KB, K - k0);
-    float* V = workspace(3, size_t(36 * TB * CB));
-    float* U = workspace(4, size_t(36 * TB * KB));
+    float* V = workspace(3, size_t(36 * (TB * vs + kSkew)));
+    float* U = workspace(4, size_t(36 * (TB * KB + kSkew)));
     float* M = part + task * msize;
     for (int64_t i = 0; i < msize; ++i) M[i] = 0.0f;
     for (int64_t b = chunk * ntb / nck; b < (chunk + 1) * ntb / nck; ++b) {
       const int64_t t0 = b * TB, tb = std::min(TB, g.ntiles - t0);
-      transform_x(p, g, x, t0, tb, c0, cn, V);
+      transform_x(p, g, x, t0, tb, c0, cn, vs, V);
       transform_dy<F, NV>(p, g, dy, t0, tb, k0, kn, U);
       for (int e = 0; e < 36; ++e)
-        for (int64_t i0 = 0; i0 < cn; i0 += MRv)
-          gemm_for<NV>(int(std::min<int64_t>(MRv, cn - i0)), rows)(
-              V + e * TB * CB + i0, U + e * TB * KB, tb, M + (e * mcb + i0) * KB);
+        for (int64_t i0 = 0; i0 < cn; i0 += rw)
+          gemm_for<NV>(int(std::min(rw, cn - i0)), rows)(V + e * (TB * vs + kSkew) + i0, vs,
+                                                         U + e * (TB * KB + kSkew), tb,
+                                                         M + (e * mcb + i0) * KB);
     }
   }
 

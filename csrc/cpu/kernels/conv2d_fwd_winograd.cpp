@@ -122,11 +122,16 @@ void transform_weights(const ConvParams& p, const float* w, float* U, int64_t nk
       }
 }
 
-// Vb[36][TB][C] for tile j at input (n, ih0, iw0): B^T d B on channels [c, c + width).
-// INNER: the 6x6 patch lies inside x (no bounds checks).
+// The 36 positions' blocks lie a whole number of cache lines plus this many floats apart, so
+// that one tile's 36 transformed values do not crowd into a few L1 sets (they did at strides
+// that are multiples of 1 KiB).
+constexpr int64_t kSkew = 16;
+
+// Vb[36][TB][C] (positions es floats apart) for tile j at input (n, ih0, iw0): B^T d B on
+// channels [c, c + width). INNER: the 6x6 patch lies inside x (no bounds checks).
 template <class T, bool INNER>
 inline void input_tile(const ConvParams& p, const float* x, int64_t n, int64_t ih0, int64_t iw0,
-                       int64_t c, float* Vb, int j, int64_t TB) {
+                       int64_t c, float* Vb, int j, int64_t es) {
   T d[6][6], t[6][6];
   const float* x0 = x + ((n * p.H + ih0) * p.W + iw0) * p.C + c;
   for (int a = 0; a < 6; ++a)
@@ -145,19 +150,19 @@ inline void input_tile(const ConvParams& p, const float* x, int64_t n, int64_t i
   for (int a = 0; a < 6; ++a) {
     T r[6];
     bt_1d(t[a], r);
-    for (int b = 0; b < 6; ++b) store(Vb + ((a * 6 + b) * TB + j) * p.C + c, r[b]);
+    for (int b = 0; b < 6; ++b) store(Vb + (a * 6 + b) * es + j * p.C + c, r[b]);
   }
 }
 
 // y tile = A^T m A + bias (+ReLU) on channels [k, k + V), the valid pixels only.
 template <class F>
-inline void output_tile(const ConvParams& p, const float* Mb, int64_t TB, int64_t ks, int j,
+inline void output_tile(const ConvParams& p, const float* Mb, int64_t es, int64_t ks, int j,
                         int64_t kl, const float* bias, int64_t n, int64_t oh0, int64_t ow0,
                         int64_t k, float* y) {
   constexpr int M = F::M;
   vf m[6][6], t[M][6];
   for (int a = 0; a < 6; ++a)
-    for (int b = 0; b < 6; ++b) m[a][b] = loadu(Mb + ((a * 6 + b) * TB + j) * ks + kl);
+    for (int b = 0; b < 6; ++b) m[a][b] = loadu(Mb + (a * 6 + b) * es + j * ks + kl);
   for (int b = 0; b < 6; ++b) {
     vf col[6], o[M];
     for (int a = 0; a < 6; ++a) col[a] = m[a][b];
@@ -211,7 +216,11 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
   const int64_t TH = (p.P + M - 1) / M, TW = (p.Q + M - 1) / M, ntiles = p.N * TH * TW;
   // Tiles per block: the GEMMs read all of U (36 C K floats) once per block, so blocks grow
   // with C K to keep that traffic small next to the block's FLOPs (36 tiles C K).
-  const int64_t TB = WB * std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
+  // Small layers take smaller blocks, down to one microkernel width, to have at least 8
+  // (batch 1 at 28x28: 14 blocks of 14 tiles, not 7 of 28 that split 4:3 over 2 threads).
+  int64_t mult = std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
+  while (mult > 1 && (ntiles + WB * mult - 1) / (WB * mult) < 8) --mult;
+  const int64_t TB = WB * mult;
   const int64_t nblocks = (ntiles + TB - 1) / TB;
   // Split the K blocks too when there are few tile blocks (batch 1, small images).
   const int64_t nkc = std::min<int64_t>(nkb, (16 + nblocks - 1) / nblocks);
@@ -227,21 +236,22 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
     const int64_t kb0 = kc * kper, kb1 = std::min(nkb, kb0 + kper), ks = (kb1 - kb0) * KB;
     if (kb0 >= kb1) continue;
     const int64_t t0 = blk * TB, tb = std::min<int64_t>(TB, ntiles - t0);
-    float* Vb = workspace(3, size_t(36 * TB * C));
-    float* Mb = workspace(4, size_t(36 * TB * ks));
+    const int64_t esv = TB * C + kSkew, esm = TB * ks + kSkew;
+    float* Vb = workspace(3, size_t(36 * esv));
+    float* Mb = workspace(4, size_t(36 * esm));
     TileIter it(t0, TH, TW);
     for (int j = 0; j < tb; ++j, it.next()) {
       const int64_t n = it.n, ih0 = it.th * M - p.pad_t, iw0 = it.tw * M - p.pad_l;
       if (ih0 >= 0 && ih0 + 6 <= p.H && iw0 >= 0 && iw0 + 6 <= p.W) {
         for (int64_t c = 0; c < cfull; c += V)
-          input_tile<vf, true>(p, x, n, ih0, iw0, c, Vb, j, TB);
+          input_tile<vf, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
         for (int64_t c = cfull; c < C; ++c)
-          input_tile<float, true>(p, x, n, ih0, iw0, c, Vb, j, TB);
+          input_tile<float, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
       } else {
         for (int64_t c = 0; c < cfull; c += V)
-          input_tile<vf, false>(p, x, n, ih0, iw0, c, Vb, j, TB);
+          input_tile<vf, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
         for (int64_t c = cfull; c < C; ++c)
-          input_tile<float, false>(p, x, n, ih0, iw0, c, Vb, j, TB);
+          input_tile<float, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
       }
     }
     Tile tl;
@@ -265,8 +275,8 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
           tl.w = U + ((e * nkb + kb) * C + c0) * KB;
           for (int64_t j0 = 0; j0 < tb; j0 += WB) {
             const int64_t wb = std::min<int64_t>(WB, tb - j0);
-            tl.x = Vb + (e * TB + j0) * C + c0;
-            tl.y = Mb + (e * TB + j0) * ks + (kb - kb0) * KB;
+            tl.x = Vb + e * esv + j0 * C + c0;
+            tl.y = Mb + e * esm + j0 * ks + (kb - kb0) * KB;
             pick<NVW>(int(wb))(tl);
           }
         }
@@ -274,7 +284,7 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
     TileIter ot(t0, TH, TW);
     for (int j = 0; j < tb; ++j, ot.next())
       for (int64_t k = kb0 * KB; k < std::min(K, kb1 * KB); k += V)
-        output_tile<F>(p, Mb, TB, ks, j, k - kb0 * KB, bp, ot.n, ot.th * M, ot.tw * M, k, y);
+        output_tile<F>(p, Mb, esm, ks, j, k - kb0 * KB, bp, ot.n, ot.th * M, ot.tw * M, k, y);
   }
 }
 
