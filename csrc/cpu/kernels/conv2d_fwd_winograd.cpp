@@ -216,10 +216,12 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
   const int64_t TH = (p.P + M - 1) / M, TW = (p.Q + M - 1) / M, ntiles = p.N * TH * TW;
   // Tiles per block: the GEMMs read all of U (36 C K floats) once per block, so blocks grow
   // with C K to keep that traffic small next to the block's FLOPs (36 tiles C K).
-  // Small layers take smaller blocks, down to one microkernel width, to have at least 8
-  // (batch 1 at 28x28: 14 blocks of 14 tiles, not 7 of 28 that split 4:3 over 2 threads).
+  // Few tiles of a narrow layer: smaller blocks, down to one microkernel width, to have at
+  // least 8 (batch 1 at 28x28: 14 blocks of 14 tiles, not 7 of 28 that split 4:3 over 2
+  // threads). Not for wide layers: each block re-reads U, and K-split tasks redo the input
+  // transform (it slowed ResNet's 3x3 layers at batch 1).
   int64_t mult = std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
-  while (mult > 1 && (ntiles + WB * mult - 1) / (WB * mult) < 8) --mult;
+  while (C * K <= 1024 && mult > 1 && (ntiles + WB * mult - 1) / (WB * mult) < 8) --mult;
   const int64_t TB = WB * mult;
   const int64_t nblocks = (ntiles + TB - 1) / TB;
   // Split the K blocks too when there are few tile blocks (batch 1, small images).
