@@ -235,14 +235,16 @@ def test_conv2d_backward_dx_runs_1x1_gemm(isa):
     assert_close(dx, ref, rtol=1e-5, atol=1e-5 * 33 ** 0.5)
 
 
-@pytest.mark.parametrize("fr, k", [(3, 70), (5, 70), (5, 20), (3, 30)])  # 4 or 2 K vectors
-@pytest.mark.parametrize("pad", [1, 0, ((0, 2), (1, 0))])
+@pytest.mark.parametrize("fr, k, pad", [  # filter size, K (4 or 2 K vectors), padding
+    (3, 70, 1), (3, 70, 0), (3, 70, ((0, 2), (1, 0))), (5, 70, ((0, 2), (1, 0))), (5, 20, 1),
+    (3, 30, 0)])
 def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
     fc.set_isa(isa)
     rng = np.random.default_rng(7)
     # C, K not whole blocks; enough tiles for "auto" to pick Winograd (>= 512 2x2 for 5x5)
-    x = rng.standard_normal((2 if fr == 3 else 3, 35, 33, 40)).astype(np.float32)
-    w = rng.standard_normal((fr, fr, 40, k)).astype(np.float32)
+    n, c = (2, 40) if fr == 3 else (3, 24)
+    x = rng.standard_normal((n, 35, 33, c)).astype(np.float32)
+    w = rng.standard_normal((fr, fr, c, k)).astype(np.float32)
     geo = fc._args.ConvGeometry(x.shape, w.shape, 1, pad, 1, 1)
     dy = rng.standard_normal(geo.y_shape).astype(np.float32)
     (t, b), (l, r) = geo.pads
