@@ -98,6 +98,7 @@ THREAD_SHAPES = [
     (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 128 tiles, 2 K blocks)
     (3, 21, 19, 72, 33, 3, 5, (2, 1), 2, 1),
     (2, 12, 13, 16, 32, 5, 5, 1, 2, 1),  # dw: x read in place + packed edges, 12-row tiles
+    (2, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # "auto" dx and dw: Winograd F(2x2, 5x5)
 ]
 
 
@@ -194,18 +195,23 @@ def _rotated(w):
     return np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
 
 
+WINOGRAD_FILTERS = [(3, "winograd"), (5, "winograd5")]
+
+
+@pytest.mark.parametrize("fr, algo", WINOGRAD_FILTERS)
 @pytest.mark.parametrize("pad", [1, 0, ((1, 0), (0, 1))])
-def test_conv2d_backward_dx_runs_winograd_forward(isa, pad, monkeypatch):
+def test_conv2d_backward_dx_runs_winograd_forward(isa, pad, fr, algo, monkeypatch):
     fc.set_isa(isa)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 21, 19, 32)).astype(np.float32)
-    w = (rng.standard_normal((3, 3, 32, 24)) / 17).astype(np.float32)
+    w = (rng.standard_normal((fr, fr, 32, 24)) / 17).astype(np.float32)
     geo = fc._args.ConvGeometry(x.shape, w.shape, 1, pad, 1, 1)
     dy = rng.standard_normal(geo.y_shape).astype(np.float32)
     (t, b), (l, r) = geo.pads
     dx = fc.conv2d_backward(dy, x, w, padding=pad, need_dw=False, need_db=False)[0]
-    back_pad = ((2 - t, 2 - b), (2 - l, 2 - r))
-    assert np.array_equal(dx, fc.conv2d(dy, _rotated(w), padding=back_pad, algo="winograd"))
+    e = fr - 1
+    back_pad = ((e - t, e - b), (e - l, e - r))
+    assert np.array_equal(dx, fc.conv2d(dy, _rotated(w), padding=back_pad, algo=algo))
     ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                        w.astype(np.float64), padding=pad)[0]
     assert np.abs(dx - ref).max() / np.abs(ref).max() < WINOGRAD_TOL
@@ -229,12 +235,16 @@ def test_conv2d_backward_dx_runs_1x1_gemm(isa):
     assert_close(dx, ref, rtol=1e-5, atol=1e-5 * 33 ** 0.5)
 
 
-@pytest.mark.parametrize("pad", [1, 0, ((0, 2), (1, 0))])
-def test_conv2d_backward_dw_runs_winograd(isa, pad, monkeypatch):
+@pytest.mark.parametrize("fr, k, pad", [  # filter size, K (4 or 2 K vectors), padding
+    (3, 70, 1), (3, 70, 0), (3, 70, ((0, 2), (1, 0))), (5, 70, ((0, 2), (1, 0))), (5, 20, 1),
+    (3, 30, 0)])
+def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
     fc.set_isa(isa)
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((2, 35, 33, 40)).astype(np.float32)  # C, K not whole blocks
-    w = rng.standard_normal((3, 3, 40, 70)).astype(np.float32)
+    # C, K not whole blocks; enough tiles for "auto" to pick Winograd (>= 512 2x2 for 5x5)
+    n, c = (2, 40) if fr == 3 else (3, 24)
+    x = rng.standard_normal((n, 35, 33, c)).astype(np.float32)
+    w = rng.standard_normal((fr, fr, c, k)).astype(np.float32)
     geo = fc._args.ConvGeometry(x.shape, w.shape, 1, pad, 1, 1)
     dy = rng.standard_normal(geo.y_shape).astype(np.float32)
     (t, b), (l, r) = geo.pads

@@ -30,7 +30,7 @@ def check_variant(case: ConvCase, algo: str, seed: int, relu: bool, with_bias: b
     ref = fc.reference.conv2d(x.astype(np.float64), w.astype(np.float64), b, relu=relu,
                               **case.kwargs)
     assert y.dtype == np.float32 and y.shape == case.geometry().y_shape
-    if algo == "winograd":
+    if algo.startswith("winograd"):
         assert_close(y, ref, rtol=0, atol=WINOGRAD_TOL)
     else:
         assert_close(y, ref, rtol=1e-5, atol=1e-5 * (case.R * case.S * case.C) ** 0.5)
@@ -67,6 +67,11 @@ def variant_cases(draw, algo: str) -> ConvCase:
                         draw(st.integers(3, 19)), draw(st.integers(1, 40)),
                         draw(st.integers(1, 70)), 3, 3, (1, 1),
                         draw(st.sampled_from([0, 1, 2, "same", ((0, 2), (1, 0))])), (1, 1), 1)
+    if algo == "winograd5":
+        return ConvCase(draw(st.integers(1, 3)), draw(st.integers(5, 19)),
+                        draw(st.integers(5, 19)), draw(st.integers(1, 40)),
+                        draw(st.integers(1, 70)), 5, 5, (1, 1),
+                        draw(st.sampled_from([0, 2, "same", ((0, 4), (3, 1))])), (1, 1), 1)
     if algo == "c1":  # one input channel, any row stride and dilation, rows past 64 pixels
         r, s = draw(st.integers(1, 7)), draw(st.integers(1, 7))
         dh = draw(st.integers(1, 2))
@@ -122,12 +127,12 @@ def test_conv2d_bitwise_identical_across_threads(isa, algo, shape):
         assert np.array_equal(o, outs[0])
 
 
-@pytest.mark.parametrize("algo", ["direct", "gemm1x1", "winograd"])
+@pytest.mark.parametrize("algo", ["direct", "gemm1x1", "winograd", "winograd5"])
 def test_wide_layers_split_the_channel_reduction(isa, algo):
     # More than 1024 input channels: the reduction runs in channel blocks through the output.
     fc.set_isa(isa)
-    r = 1 if algo == "gemm1x1" else 3
-    case = ConvCase(1, 5, 6, 1100, 21, r, r, (1, 1), 1 if r == 3 else 0, (1, 1), 1)
+    r = {"gemm1x1": 1, "winograd5": 5}.get(algo, 3)
+    case = ConvCase(1, 5, 6, 1100, 21, r, r, (1, 1), r // 2, (1, 1), 1)
     check_variant(case, algo, 11, True, True)
 
 
@@ -151,23 +156,27 @@ def test_direct_padding_windows_and_strips(isa, shape):
     check_variant(ConvCase(*shape), "direct", 3, True, True)
 
 
-def test_winograd_error_is_documented_size():
-    # Realistic magnitudes: a ResNet-style 3x3 layer on unit-variance data.
+@pytest.mark.parametrize("r, c, k, algo", [(3, 64, 64, "winograd"), (5, 16, 32, "winograd5")])
+def test_winograd_error_is_documented_size(r, c, k, algo):
+    # Realistic magnitudes: a ResNet-style 3x3 layer and the Inception 5x5 one on
+    # unit-variance data (measured: ~2e-6 and ~3e-6 of max|y|, direct ~3e-7).
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((1, 20, 20, 64)).astype(np.float32)
-    w = (rng.standard_normal((3, 3, 64, 64)) / 24).astype(np.float32)
-    ref = fc.reference.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1)
+    x = rng.standard_normal((1, 20, 20, c)).astype(np.float32)
+    w = (rng.standard_normal((r, r, c, k)) / (r * c ** 0.5)).astype(np.float32)
+    ref = fc.reference.conv2d(x.astype(np.float64), w.astype(np.float64), padding=r // 2)
     scale = np.abs(ref).max()
-    err_w = np.abs(fc.conv2d(x, w, padding=1, algo="winograd") - ref).max() / scale
-    err_d = np.abs(fc.conv2d(x, w, padding=1, algo="direct") - ref).max() / scale
+    err_w = np.abs(fc.conv2d(x, w, padding=r // 2, algo=algo) - ref).max() / scale
+    err_d = np.abs(fc.conv2d(x, w, padding=r // 2, algo="direct") - ref).max() / scale
     assert err_w < WINOGRAD_TOL and err_d < 1e-5
     assert err_w > err_d  # the price of fewer multiplies
 
 
-def test_winograd_can_be_turned_off(monkeypatch):
-    x, w = np.ones((2, 32, 32, 32), np.float32), np.ones((3, 3, 32, 32), np.float32)
-    args = (fc._C.conv2d_forward_applicable, x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
-    assert args[0](*args[1:])[1] == "winograd"
+@pytest.mark.parametrize("r, algo", [(3, "winograd"), (5, "winograd5")])
+def test_winograd_can_be_turned_off(monkeypatch, r, algo):
+    x, w = np.ones((2, 32, 32, 32), np.float32), np.ones((r, r, 32, 32), np.float32)
+    pad = (r // 2,) * 4
+    args = (fc._C.conv2d_forward_applicable, x, w, (1, 1), pad, (1, 1), 1)
+    assert args[0](*args[1:])[1] == algo
     monkeypatch.setenv("FASTCONV_WINOGRAD", "0")
     assert args[0](*args[1:])[1] == "direct"
 

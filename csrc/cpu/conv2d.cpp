@@ -41,10 +41,12 @@ bool is_c1(const ConvParams& p) {
   return p.C == 1 && p.groups == 1 && p.stride_w == 1 && p.dil_w == 1;
 }
 bool is_depthwise(const ConvParams& p) { return p.groups == p.C && p.groups == p.K; }
-bool is_winograd_3x3(const ConvParams& p) {
-  return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
+bool is_winograd(const ConvParams& p, int r) {
+  return p.R == r && p.S == r && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
          p.dil_w == 1 && p.groups == 1;
 }
+bool is_winograd_3x3(const ConvParams& p) { return is_winograd(p, 3); }
+bool is_winograd_5x5(const ConvParams& p) { return is_winograd(p, 5); }
 bool winograd_enabled() {
   const char* v = std::getenv("FASTCONV_WINOGRAD");
   return !(v && std::string(v) == "0");
@@ -54,6 +56,12 @@ bool winograd_enabled() {
 bool winograd_wins(const ConvParams& p) {
   const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
   return is_winograd_3x3(p) && p.C >= 16 && p.K >= 16 && tiles >= 32 && winograd_enabled();
+}
+// F(2x2, 5x5): 36 multiplies per 4 outputs instead of 100, but a 6x6 input transform per 4
+// outputs (F43: per 16), so it needs the channels to spread that over.
+bool winograd5_wins(const ConvParams& p) {
+  const int64_t tiles = p.N * ((p.P + 1) / 2) * ((p.Q + 1) / 2);
+  return is_winograd_5x5(p) && p.C >= 16 && p.K >= 16 && tiles >= 64 && winograd_enabled();
 }
 
 #define FC_RUN(fn)                                                                    \
@@ -73,6 +81,8 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
        FC_RUN(conv2d_fwd_depthwise)},
       {"winograd", "Winograd F(4x4, 3x3) for 3x3 stride-1 (relative error ~1e-4)",
        is_winograd_3x3, FC_RUN(conv2d_fwd_winograd)},
+      {"winograd5", "Winograd F(2x2, 5x5) for 5x5 stride-1 (relative error ~1e-5)",
+       is_winograd_5x5, FC_RUN(conv2d_fwd_winograd5)},
       {"c1", "one input channel, stride 1 along the width: vectors along the output row",
        is_c1, FC_RUN(conv2d_fwd_c1)},
       {"naive", "plain loops, the baseline every variant is checked against", always,
@@ -86,6 +96,7 @@ const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p) {
                      : is_c1(p)         ? "c1"
                      : is_1x1(p)        ? "gemm1x1"
                      : winograd_wins(p) ? "winograd"
+                     : winograd5_wins(p) ? "winograd5"
                                         : "direct";
   for (const ConvFwdAlgo& a : conv2d_forward_algos())
     if (std::string(a.name) == name) return a;

@@ -33,6 +33,7 @@ FC_CONV_FWD_DECL(conv2d_fwd_direct)
 FC_CONV_FWD_DECL(conv2d_fwd_gemm1x1)
 FC_CONV_FWD_DECL(conv2d_fwd_depthwise)
 FC_CONV_FWD_DECL(conv2d_fwd_winograd)
+FC_CONV_FWD_DECL(conv2d_fwd_winograd5)
 FC_CONV_FWD_DECL(conv2d_fwd_c1)
 #undef FC_CONV_FWD_DECL
 
@@ -46,7 +47,7 @@ struct ConvFwdAlgo {
 };
 const std::vector<ConvFwdAlgo>& conv2d_forward_algos();
 // The algorithm "auto" runs for p (the fastest applicable one). Winograd is left out when the
-// environment variable FASTCONV_WINOGRAD is "0" (it trades ~1e-4 relative error for speed).
+// environment variable FASTCONV_WINOGRAD is "0" (it trades ~1e-5 relative error for speed).
 const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p);
 
 // y = conv(x, w) + b (b may be null), with the fused ReLU if p.relu. algo: a name from

@@ -34,7 +34,8 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_weight_tiled(const ConvParams& p, const float*
 // im2col rows of a block packed per thread; each thread owns a fixed set of dw tiles.
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy,
                                                 const float* x, float* dw))
-// dw of a 3x3 stride-1 layer by Winograd F(4x4, 3x3): 36 GEMMs over transformed tiles.
+// dw of a 3x3 or 5x5 stride-1 layer by Winograd F(4x4, 3x3) or F(2x2, 5x5): 36 GEMMs over
+// transformed tiles.
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy,
                                                   const float* x, float* dw))
 // dw for one input channel, stride 1 and no dilation along the width: vectors along ow.

@@ -1,10 +1,11 @@
-// Convolution backward-weight by Winograd F(4x4, 3x3) (3x3, stride 1, dilation 1, groups 1).
-// The forward is y = A^T [(G g G^T) . (B^T d B)] A per 4x4 output tile; it is linear in the
+// Convolution backward-weight by Winograd F(4x4, 3x3) (3x3 filters) and F(2x2, 5x5) (5x5
+// filters); stride 1, dilation 1, groups 1.
+// The forward is y = A^T [(G g G^T) . (B^T d B)] A per MxM output tile; it is linear in the
 // filter g, and its transpose gives the filter gradient of one tile:
 //   dw = G^T [(A dy A^T) . (B^T d B)] G
-// with d the tile's 6x6 input patch and dy its 4x4 output gradient. Summed over tiles, the
+// with d the tile's 6x6 input patch and dy its MxM output gradient. Summed over tiles, the
 // element-wise products become, for each of the 36 positions, a (C x tiles) times (tiles x K)
-// GEMM: 36 multiply-adds per (tile, c, k) instead of the direct sum's 144.
+// GEMM: 36 multiply-adds per (tile, c, k) instead of the direct sum's M^2 R^2 (144 or 100).
 //
 // Tasks are (channel block, K block, chunk of tiles). A task transforms a block of TB tiles'
 // x patches (its channels) and dy tiles (its K block), then runs the 36 GEMMs into its own
@@ -13,9 +14,10 @@
 // out of the same arithmetic whatever the thread count.
 //
 // Accuracy: the transforms' constants (up to 8 in A, 5 in B) amplify float32 rounding as in
-// the forward Winograd (~1e-5 of max|dw| on ResNet-like layers, see the tests).
+// the forward Winograd (~1e-6..1e-5 of max|dw| on ResNet-like layers, see the tests).
 // FASTCONV_WINOGRAD=0 or algo="cvec" turns it off.
 #include <algorithm>
+#include <utility>
 
 #include "conv2d_bwd_simd.h"
 #include "cpu/conv2d_backward.h"
@@ -28,50 +30,93 @@ namespace {
 
 using namespace bwd;
 
-constexpr int NV = kRegs == 32 ? 4 : 2;  // K vectors per register tile
-constexpr int MR = 6;                    // channels per register tile
-constexpr int64_t KB = NV * VL;          // K per block (the register tile's width)
+// NV K vectors per register tile (4 on AVX-512, 2 when K fits two vectors; 2 on AVX2), so
+// KB = NV * VL output channels per block; MR channels per register tile (MR x NV <= 24).
+constexpr int NV0 = kRegs == 32 ? 4 : 2;
+template <int NV>
+constexpr int MR = kRegs == 32 && NV == 2 ? 12 : 6;
 constexpr int64_t CB = 64;               // channels per block
 constexpr int64_t TB = 32;               // tiles per transform block
+// The 36 positions' rows of a transform block lie this many floats apart past a whole
+// number of cache lines: with a power-of-two stride (32 tiles x 32 K = 4 KiB) every store of
+// one tile's transform fell into the same L1 set.
+constexpr int64_t kSkew = 16;
 
 using winograd::bt_1d;  // B^T d, as in the forward
 
-// u = A q: 4 output gradients to 6 (A^T of the forward's output transform).
-inline void a_1d(const vf* q, vf* u) {
-  const vf e = q[0] + q[2], o = q[1] + q[3];
-  const vf e4 = q[0] + 4.0f * q[2], o8 = 2.0f * q[1] + 8.0f * q[3];
-  u[0] = q[0];
-  u[1] = e + o;
-  u[2] = e - o;
-  u[3] = e4 + o8;
-  u[4] = e4 - o8;
-  u[5] = q[3];
-}
-
-// o = G^T m: 6 sums to 3 filter taps (G of the forward's weight transform).
-inline void gt_1d(const vf* m, vf* o) {
-  const vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
-  o[0] = m[0] * 0.25f - a * (1.0f / 6.0f) + c * (1.0f / 24.0f);
-  o[1] = d * (1.0f / 12.0f) - b * (1.0f / 6.0f);
-  o[2] = (c - a) * (1.0f / 6.0f) + m[5];
-}
-
-struct Geo {
-  int64_t TH, TW, ntiles;
-  void tile(int64_t t, int64_t& n, int64_t& oh0, int64_t& ow0) const {
-    n = t / (TH * TW);
-    oh0 = (t / TW) % TH * 4;
-    ow0 = t % TW * 4;
+// The transposes of the forward's transforms (conv2d_fwd_winograd.cpp), M outputs per tile
+// side from an R-tap filter.
+struct F43 {
+  static constexpr int M = 4, R = 3;
+  // u = A q: 4 output gradients to 6 (A^T of the forward's output transform).
+  static void a_1d(const vf* q, vf* u) {
+    const vf e = q[0] + q[2], o = q[1] + q[3];
+    const vf e4 = q[0] + 4.0f * q[2], o8 = 2.0f * q[1] + 8.0f * q[3];
+    u[0] = q[0];
+    u[1] = e + o;
+    u[2] = e - o;
+    u[3] = e4 + o8;
+    u[4] = e4 - o8;
+    u[5] = q[3];
   }
+  // o = G^T m: 6 sums to 3 filter taps (G of the forward's weight transform).
+  static void gt_1d(const vf* m, vf* o) {
+    const vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+    o[0] = m[0] * 0.25f - a * (1.0f / 6.0f) + c * (1.0f / 24.0f);
+    o[1] = d * (1.0f / 12.0f) - b * (1.0f / 6.0f);
+    o[2] = (c - a) * (1.0f / 6.0f) + m[5];
+  }
+};
+
+struct F25 {
+  static constexpr int M = 2, R = 5;
+  // u = A q, A^T's rows [1 1 1 1 1 0] and [0 1 -1 2 -2 1].
+  static void a_1d(const vf* q, vf* u) {
+    const vf t = 2.0f * q[1];
+    u[0] = q[0];
+    u[1] = q[0] + q[1];
+    u[2] = q[0] - q[1];
+    u[3] = q[0] + t;
+    u[4] = q[0] - t;
+    u[5] = q[1];
+  }
+  // o = G^T m, G's rows f_a [1, a, a^2, a^3, a^4] (a = 0, 1, -1, 2, -2; f = 1/4, -1/6, -1/6,
+  // 1/24, 1/24) and [0 0 0 0 1].
+  static void gt_1d(const vf* m, vf* o) {
+    const vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+    const vf a6 = a * (-1.0f / 6.0f), b6 = b * (-1.0f / 6.0f);
+    o[0] = m[0] * 0.25f + a6 + c * (1.0f / 24.0f);
+    o[1] = b6 + d * (1.0f / 12.0f);
+    o[2] = a6 + c * (1.0f / 6.0f);
+    o[3] = b6 + d * (1.0f / 3.0f);
+    o[4] = a6 + c * (2.0f / 3.0f) + m[5];
+  }
+};
+
+// Tiles of M x M outputs, numbered (image, tile row, tile column); next() steps without a
+// division per tile.
+struct Geo {
+  int64_t M, TH, TW, ntiles;
+  struct Iter {
+    int64_t n, th, tw;
+    const Geo* g;
+    void next() {
+      if (++tw == g->TW) {
+        tw = 0;
+        if (++th == g->TH) th = 0, ++n;
+      }
+    }
+  };
+  Iter at(int64_t t) const { return Iter{t / (TH * TW), t / TW % TH, t % TW, this}; }
 };
 
 // V[e][j][c - c0] = (B^T d B)[e] for tile j, channels [c0, c0 + cn). Pixels outside x load
 // zero lanes (a masked load of no lanes touches no memory), so there are no branches.
 void transform_x(const ConvParams& p, const Geo& g, const float* x, int64_t t0, int64_t tb,
-                 int64_t c0, int64_t cn, float* V) {
-  for (int64_t j = 0; j < tb; ++j) {
-    int64_t n, oh0, ow0;
-    g.tile(t0 + j, n, oh0, ow0);
+                 int64_t c0, int64_t cn, int64_t vs, float* V) {
+  Geo::Iter it = g.at(t0);
+  for (int64_t j = 0; j < tb; ++j, it.next()) {
+    const int64_t n = it.n, oh0 = it.th * g.M, ow0 = it.tw * g.M;
     const int64_t ih0 = oh0 - p.pad_t, iw0 = ow0 - p.pad_l;
     bool rok[6], cok[6];
     int64_t roff[6], coff[6];
@@ -94,21 +139,23 @@ void transform_x(const ConvParams& p, const Geo& g, const float* x, int64_t t0, 
       for (int a = 0; a < 6; ++a) {
         vf r[6];
         bt_1d(t[a], r);
-        for (int b = 0; b < 6; ++b) vstore_n(V + ((a * 6 + b) * TB + j) * CB + cl, r[b], m);
+        for (int b = 0; b < 6; ++b) vstore_n(V + (a * 6 + b) * (TB * vs + kSkew) + j * vs + cl, r[b], m);
       }
     }
   }
 }
 
 // U[e][j][k - k0] = (A dy A^T)[e] for tile j, K [k0, k0 + kn), zero past kn up to KB.
+template <class F, int NV>
 void transform_dy(const ConvParams& p, const Geo& g, const float* dy, int64_t t0, int64_t tb,
                   int64_t k0, int64_t kn, float* U) {
-  for (int64_t j = 0; j < tb; ++j) {
-    int64_t n, oh0, ow0;
-    g.tile(t0 + j, n, oh0, ow0);
-    bool rok[4], cok[4];
-    int64_t roff[4], coff[4];
-    for (int a = 0; a < 4; ++a) {
+  constexpr int M = F::M, KB = NV * VL;
+  Geo::Iter it = g.at(t0);
+  for (int64_t j = 0; j < tb; ++j, it.next()) {
+    const int64_t n = it.n, oh0 = it.th * M, ow0 = it.tw * M;
+    bool rok[M], cok[M];
+    int64_t roff[M], coff[M];
+    for (int a = 0; a < M; ++a) {
       rok[a] = oh0 + a < p.P;
       roff[a] = rok[a] ? ((n * p.P + oh0 + a) * p.Q) * p.K : 0;
       cok[a] = ow0 + a < p.Q;
@@ -117,28 +164,29 @@ void transform_dy(const ConvParams& p, const Geo& g, const float* dy, int64_t t0
     for (int64_t kl = 0; kl < KB; kl += VL) {
       const int m = int(std::clamp<int64_t>(kn - kl, 0, VL));
       const float* dk = dy + k0 + kl;
-      vf t[6][4];
-      for (int b = 0; b < 4; ++b) {
-        vf col[4], u[6];
-        for (int a = 0; a < 4; ++a) col[a] = vload_n(dk + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
-        a_1d(col, u);
+      vf t[6][M];
+      for (int b = 0; b < M; ++b) {
+        vf col[M], u[6];
+        for (int a = 0; a < M; ++a) col[a] = vload_n(dk + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
+        F::a_1d(col, u);
         for (int a = 0; a < 6; ++a) t[a][b] = u[a];
       }
       for (int a = 0; a < 6; ++a) {
         vf u[6];
-        a_1d(t[a], u);
-        for (int b = 0; b < 6; ++b) vstore(U + ((a * 6 + b) * TB + j) * KB + kl, u[b]);
+        F::a_1d(t[a], u);
+        for (int b = 0; b < 6; ++b) vstore(U + (a * 6 + b) * (TB * KB + kSkew) + j * KB + kl, u[b]);
       }
     }
   }
 }
 
 // M[c][0..KB) += sum over j < tb of V[j][c] * U[j][0..KB), for MR rows c (one position).
-template <int R>
-void gemm_rows(const float* __restrict V, const float* __restrict U, int64_t tb,
+template <int R, int NV>
+void gemm_rows(const float* __restrict V, int64_t vs, const float* __restrict U, int64_t tb,
                float* __restrict M) {
+  constexpr int KB = NV * VL;
   vf acc[R][NV];
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = vload(M + i * KB + v * VL);
@@ -146,29 +194,38 @@ void gemm_rows(const float* __restrict V, const float* __restrict U, int64_t tb,
     vf d[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) d[v] = vload(U + j * KB + v * VL);
-    bcast_fma<R, NV>(acc, V + j * CB, 1, d);
+    bcast_fma<R, NV>(acc, V + j * vs, 1, d);
   }
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) vstore(M + i * KB + v * VL, acc[i][v]);
 }
 
-using GemmFn = void (*)(const float*, const float*, int64_t, float*);
-const GemmFn kGemm[MR] = {&gemm_rows<1>, &gemm_rows<2>, &gemm_rows<3>,
-                          &gemm_rows<4>, &gemm_rows<5>, &gemm_rows<6>};
+using GemmFn = void (*)(const float*, int64_t, const float*, int64_t, float*);
+// Register tile for r (1 <= r <= MR<NV>) channel rows.
+template <int NV, int... I>
+GemmFn gemm_for(int r, std::integer_sequence<int, I...>) {
+  static const GemmFn table[] = {&gemm_rows<I + 1, NV>...};
+  return table[r - 1];
+}
 
-}  // namespace
-
-void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy, const float* x,
-                                float* dw) {
-  const int64_t C = p.C, K = p.K;
-  const Geo g{(p.P + 3) / 4, (p.Q + 3) / 4, p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4)};
+template <class F, int NV>
+void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
+  constexpr int M = F::M, R = F::R, MRv = MR<NV>;
+  constexpr int64_t KB = NV * VL;
+  constexpr auto rows = std::make_integer_sequence<int, MRv>();
+  const int64_t C = p.C, K = p.K, TH = (p.P + M - 1) / M, TW = (p.Q + M - 1) / M;
+  const Geo g{M, TH, TW, p.N * TH * TW};
   const int64_t ncb = (C + CB - 1) / CB, nkb = (K + KB - 1) / KB, blocks = ncb * nkb;
   const int64_t ntb = (g.ntiles + TB - 1) / TB;
   // About 8 tasks, from the shape alone: chunks of tiles when there are few (c, k) blocks.
   const int64_t nck = std::clamp<int64_t>((8 + blocks - 1) / blocks, 1, ntb);
-  const int64_t msize = 36 * CB * KB;  // one task's sums
+  const int64_t mcb = std::min(CB, C);  // channel rows of a task's sums
+  const int64_t vs = (mcb + VL - 1) / VL * VL;  // floats per transformed x row
+  // Channel rows per GEMM call: as even as the register tile allows (16 = 8 + 8, not 12 + 4).
+  const int64_t ncalls = (mcb + MRv - 1) / MRv, rw = (mcb + ncalls - 1) / ncalls;
+  const int64_t msize = 36 * mcb * KB;  // one task's sums
   float* part = workspace(48, size_t(nck * blocks * msize));
   const int nt = threads_for(conv_macs(p));
 
@@ -177,48 +234,59 @@ void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy, const floa
     const int64_t chunk = task / blocks, blk = task % blocks;
     const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
     const int64_t cn = std::min(CB, C - c0), kn = std::min(KB, K - k0);
-    float* V = workspace(3, size_t(36 * TB * CB));
-    float* U = workspace(4, size_t(36 * TB * KB));
+    float* V = workspace(3, size_t(36 * (TB * vs + kSkew)));
+    float* U = workspace(4, size_t(36 * (TB * KB + kSkew)));
     float* M = part + task * msize;
     for (int64_t i = 0; i < msize; ++i) M[i] = 0.0f;
     for (int64_t b = chunk * ntb / nck; b < (chunk + 1) * ntb / nck; ++b) {
       const int64_t t0 = b * TB, tb = std::min(TB, g.ntiles - t0);
-      transform_x(p, g, x, t0, tb, c0, cn, V);
-      transform_dy(p, g, dy, t0, tb, k0, kn, U);
+      transform_x(p, g, x, t0, tb, c0, cn, vs, V);
+      transform_dy<F, NV>(p, g, dy, t0, tb, k0, kn, U);
       for (int e = 0; e < 36; ++e)
-        for (int64_t i0 = 0; i0 < cn; i0 += MR)
-          kGemm[std::min<int64_t>(MR, cn - i0) - 1](V + e * TB * CB + i0, U + e * TB * KB, tb,
-                                                   M + (e * CB + i0) * KB);
+        for (int64_t i0 = 0; i0 < cn; i0 += rw)
+          gemm_for<NV>(int(std::min(rw, cn - i0)), rows)(V + e * (TB * vs + kSkew) + i0, vs,
+                                                         U + e * (TB * KB + kSkew), tb,
+                                                         M + (e * mcb + i0) * KB);
     }
   }
 
   // Sum the chunks in order and transform back: dw = G^T M G, one (c, K vector) per step.
   const int64_t RSstride = C * K;
 #pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t bc = 0; bc < blocks * CB; ++bc) {
-    const int64_t blk = bc / CB, c = bc % CB;
+  for (int64_t bc = 0; bc < blocks * mcb; ++bc) {
+    const int64_t blk = bc / mcb, c = bc % mcb;
     const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
     const int64_t kn = std::min(KB, K - k0);
     if (c0 + c >= C) continue;
     for (int64_t kl = 0; kl < kn; kl += VL) {
-      vf m[6][6], t[6][3];
+      vf m[6][6], t[6][R];
       for (int e = 0; e < 36; ++e) {
-        const float* src = part + blk * msize + (e * CB + c) * KB + kl;
+        const float* src = part + blk * msize + (e * mcb + c) * KB + kl;
         vf s = vload(src);
         for (int64_t ch = 1; ch < nck; ++ch) s += vload(src + ch * blocks * msize);
         m[e / 6][e % 6] = s;
       }
-      for (int a = 0; a < 6; ++a) gt_1d(m[a], t[a]);
-      for (int s = 0; s < 3; ++s) {
-        vf col[6], o[3];
+      for (int a = 0; a < 6; ++a) F::gt_1d(m[a], t[a]);
+      for (int s = 0; s < R; ++s) {
+        vf col[6], o[R];
         for (int a = 0; a < 6; ++a) col[a] = t[a][s];
-        gt_1d(col, o);
+        F::gt_1d(col, o);
         const int w = int(std::min<int64_t>(VL, kn - kl));
-        for (int r = 0; r < 3; ++r)
-          vstore_n(dw + (r * 3 + s) * RSstride + (c0 + c) * K + k0 + kl, o[r], w);
+        for (int r = 0; r < R; ++r)
+          vstore_n(dw + (r * R + s) * RSstride + (c0 + c) * K + k0 + kl, o[r], w);
       }
     }
   }
+}
+
+}  // namespace
+
+void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy, const float* x,
+                                float* dw) {
+  // Two K vectors when K fits them: four would leave half of every register tile empty.
+  const bool narrow = kRegs == 32 && p.K <= 2 * VL;
+  if (p.R == 5) narrow ? run<F25, 2>(p, dy, x, dw) : run<F25, NV0>(p, dy, x, dw);
+  else narrow ? run<F43, 2>(p, dy, x, dw) : run<F43, NV0>(p, dy, x, dw);
 }
 
 }  // namespace FC_ISA_NS

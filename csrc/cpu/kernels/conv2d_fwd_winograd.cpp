@@ -1,18 +1,21 @@
-// Convolution forward by Winograd F(4x4, 3x3) ("winograd" variant; 3x3, stride 1, dilation
-// 1, groups 1). Each 4x4 output tile is computed from a 6x6 input patch with 36 multiplies
-// per (c, k) instead of 144: transform the weights (U = G g G^T, per call) and each input
-// patch (V = B^T d B), multiply element-wise and sum over channels -- for each of the 36
-// positions a (tiles x C) times (C x K) GEMM, run by the same register-blocked microkernel
-// as the direct convolution -- then transform back (Y = A^T M A) with the bias and ReLU.
+// Convolution forward by Winograd F(4x4, 3x3) ("winograd" variant) and F(2x2, 5x5)
+// ("winograd5"); stride 1, dilation 1, groups 1. Each MxM output tile is computed from a 6x6
+// input patch with 36 multiplies per (c, k) instead of M^2 R^2 (144 for 4x4 outputs of a 3x3
+// filter, 100 for 2x2 outputs of a 5x5 one): transform the weights (U = G g G^T, per call)
+// and each input patch (V = B^T d B), multiply element-wise and sum over channels -- for each
+// of the 36 positions a (tiles x C) times (C x K) GEMM, run by the same register-blocked
+// microkernel as the direct convolution -- then transform back (Y = A^T M A) with the bias
+// and ReLU. Both use the interpolation points 0, +-1, +-2 and infinity, so they share B^T.
 // The transforms run on vectors of channels (NHWC keeps them contiguous).
 //
 // Working memory per thread is one block of tiles (36 x tiles x C inputs, 36 x tiles x K
 // products), never the whole layer. Each output element is produced by one task with a fixed
 // arithmetic order, so the result does not depend on the thread count.
 //
-// Accuracy: the transforms' constants (up to 8 in A, 5 in B, 1/24 in G) amplify float32
-// rounding; the error is a few times 1e-4 relative to max|y| (see the tests), against ~1e-6
-// for the direct kernels. FASTCONV_WINOGRAD=0 or algo='direct' turns it off.
+// Accuracy: the transforms' constants (up to 8 in A, 5 in B, 1/24 in G; 16/24 in the 5x5 G)
+// amplify float32 rounding; the error is a few times 1e-6..1e-5 relative to max|y| (see the
+// tests), against ~1e-7 for the direct kernels. FASTCONV_WINOGRAD=0 or algo='direct' turns
+// both off.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -28,38 +31,64 @@ namespace FC_ISA_NS {
 #include "winograd_f43.h"
 namespace {
 
-constexpr int NVW = 2, KB = NVW * V;   // output channels per GEMM block
-
 inline vf load(const float* p, vf) { return loadu(p); }
 inline float load(const float* p, float) { return *p; }
 inline void store(float* p, vf v) { storeu(p, v); }
 inline void store(float* p, float v) { *p = v; }
 
-// u = G g: a column of 3 filter taps to 6 transformed values.
-template <class T>
-inline void g_1d(T g0, T g1, T g2, T* u) {
-  u[0] = g0 * 0.25f;
-  u[1] = (g0 + g1 + g2) * (-1.0f / 6.0f);
-  u[2] = (g0 - g1 + g2) * (-1.0f / 6.0f);
-  u[3] = g0 * (1.0f / 24.0f) + g1 * (1.0f / 12.0f) + g2 * (1.0f / 6.0f);
-  u[4] = g0 * (1.0f / 24.0f) - g1 * (1.0f / 12.0f) + g2 * (1.0f / 6.0f);
-  u[5] = g2;
-}
-
 using winograd::bt_1d;
 
-// o = A^T m: 6 products to 4 outputs.
-template <class T>
-inline void at_1d(const T* m, T* o) {
-  const T a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
-  o[0] = m[0] + a + c;
-  o[1] = b + 2.0f * d;
-  o[2] = a + 4.0f * c;
-  o[3] = b + 8.0f * d + m[5];
-}
+// F(4x4, 3x3): M outputs per tile side from an R-tap filter, 6 = M + R - 1 inputs.
+struct F43 {
+  static constexpr int M = 4, R = 3;
+  // u = G g: a column of 3 filter taps to 6 transformed values.
+  template <class T>
+  static void g_1d(const T* g, T* u) {
+    u[0] = g[0] * 0.25f;
+    u[1] = (g[0] + g[1] + g[2]) * (-1.0f / 6.0f);
+    u[2] = (g[0] - g[1] + g[2]) * (-1.0f / 6.0f);
+    u[3] = g[0] * (1.0f / 24.0f) + g[1] * (1.0f / 12.0f) + g[2] * (1.0f / 6.0f);
+    u[4] = g[0] * (1.0f / 24.0f) - g[1] * (1.0f / 12.0f) + g[2] * (1.0f / 6.0f);
+    u[5] = g[2];
+  }
+  // o = A^T m: 6 products to 4 outputs.
+  template <class T>
+  static void at_1d(const T* m, T* o) {
+    const T a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+    o[0] = m[0] + a + c;
+    o[1] = b + 2.0f * d;
+    o[2] = a + 4.0f * c;
+    o[3] = b + 8.0f * d + m[5];
+  }
+};
 
-// U[36][kb][c][KB] = G g G^T for every (c, k), zero padded past K.
+// F(2x2, 5x5): G's rows are f_a [1, a, a^2, a^3, a^4] at the points a = 0, 1, -1, 2, -2
+// (f = 1/4, -1/6, -1/6, 1/24, 1/24, the scales that match F43's B^T) and [0 0 0 0 1] at
+// infinity; A^T's rows are [1 1 1 1 1 0] and [0 1 -1 2 -2 1].
+struct F25 {
+  static constexpr int M = 2, R = 5;
+  template <class T>
+  static void g_1d(const T* g, T* u) {
+    const T e = g[0] + g[2] + g[4], o = g[1] + g[3];
+    const T e2 = g[0] + 4.0f * g[2] + 16.0f * g[4], o2 = 2.0f * g[1] + 8.0f * g[3];
+    u[0] = g[0] * 0.25f;
+    u[1] = (e + o) * (-1.0f / 6.0f);
+    u[2] = (e - o) * (-1.0f / 6.0f);
+    u[3] = (e2 + o2) * (1.0f / 24.0f);
+    u[4] = (e2 - o2) * (1.0f / 24.0f);
+    u[5] = g[4];
+  }
+  template <class T>
+  static void at_1d(const T* m, T* o) {
+    o[0] = m[0] + (m[1] + m[2]) + (m[3] + m[4]);
+    o[1] = (m[1] - m[2]) + 2.0f * (m[3] - m[4]) + m[5];
+  }
+};
+
+// U[36][kb][c][KB] = G g G^T for every (c, k), zero padded past K (KB = NVW vectors).
+template <class F, int NVW>
 void transform_weights(const ConvParams& p, const float* w, float* U, int64_t nkb) {
+  constexpr int R = F::R, KB = NVW * V;
   const int64_t C = p.C, K = p.K;
   // K blocks outer, channels inner: each of the 36 output streams is written sequentially.
 #pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C)) schedule(static) collapse(2)
@@ -67,10 +96,10 @@ void transform_weights(const ConvParams& p, const float* w, float* U, int64_t nk
     for (int64_t c = 0; c < C; ++c)
       for (int kk = 0; kk < KB; kk += V) {
         const int64_t k0 = kb * KB + kk;
-        vf g[3][3];
-        for (int r = 0; r < 3; ++r)
-          for (int s = 0; s < 3; ++s) {
-            const float* src = w + ((r * 3 + s) * C + c) * K + k0;
+        vf g[R][R];
+        for (int r = 0; r < R; ++r)
+          for (int s = 0; s < R; ++s) {
+            const float* src = w + ((r * R + s) * C + c) * K + k0;
             if (k0 + V <= K) {
               g[r][s] = loadu(src);
             } else {
@@ -79,29 +108,37 @@ void transform_weights(const ConvParams& p, const float* w, float* U, int64_t nk
               g[r][s] = loadu(tmp);
             }
           }
-        vf t[6][3], u[6];
-        for (int s = 0; s < 3; ++s) {
-          vf col[6];
-          g_1d(g[0][s], g[1][s], g[2][s], col);
-          for (int i = 0; i < 6; ++i) t[i][s] = col[i];
+        vf t[6][R], u[6];
+        for (int s = 0; s < R; ++s) {
+          vf col[R], out[6];
+          for (int r = 0; r < R; ++r) col[r] = g[r][s];
+          F::g_1d(col, out);
+          for (int i = 0; i < 6; ++i) t[i][s] = out[i];
         }
         for (int i = 0; i < 6; ++i) {
-          g_1d(t[i][0], t[i][1], t[i][2], u);
+          F::g_1d(t[i], u);
           for (int j = 0; j < 6; ++j) storeu(U + (((i * 6 + j) * nkb + kb) * C + c) * KB + kk, u[j]);
         }
       }
 }
 
-// Vb[36][TB][C] for tile j at input (n, ih0, iw0): B^T d B on channels [c, c + width).
-template <class T>
+// The 36 positions' blocks lie a whole number of cache lines plus this many floats apart, so
+// that one tile's 36 transformed values do not crowd into a few L1 sets (they did at strides
+// that are multiples of 1 KiB).
+constexpr int64_t kSkew = 16;
+
+// Vb[36][TB][C] (positions es floats apart) for tile j at input (n, ih0, iw0): B^T d B on
+// channels [c, c + width). INNER: the 6x6 patch lies inside x (no bounds checks).
+template <class T, bool INNER>
 inline void input_tile(const ConvParams& p, const float* x, int64_t n, int64_t ih0, int64_t iw0,
-                       int64_t c, float* Vb, int j, int64_t TB) {
+                       int64_t c, float* Vb, int j, int64_t es) {
   T d[6][6], t[6][6];
+  const float* x0 = x + ((n * p.H + ih0) * p.W + iw0) * p.C + c;
   for (int a = 0; a < 6; ++a)
     for (int b = 0; b < 6; ++b) {
       const int64_t ih = ih0 + a, iw = iw0 + b;
-      d[a][b] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W)
-                    ? load(x + ((n * p.H + ih) * p.W + iw) * p.C + c, T{})
+      d[a][b] = (INNER || (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W))
+                    ? load(x0 + (a * p.W + b) * p.C, T{})
                     : T{};
     }
   for (int b = 0; b < 6; ++b) {
@@ -113,31 +150,32 @@ inline void input_tile(const ConvParams& p, const float* x, int64_t n, int64_t i
   for (int a = 0; a < 6; ++a) {
     T r[6];
     bt_1d(t[a], r);
-    for (int b = 0; b < 6; ++b) store(Vb + ((a * 6 + b) * TB + j) * p.C + c, r[b]);
+    for (int b = 0; b < 6; ++b) store(Vb + (a * 6 + b) * es + j * p.C + c, r[b]);
   }
 }
 
 // y tile = A^T m A + bias (+ReLU) on channels [k, k + V), the valid pixels only.
-inline void output_tile(const ConvParams& p, const float* Mb, int64_t TB, int64_t ks, int j,
-                        int64_t kl,
-                        const float* bias, int64_t n, int64_t oh0, int64_t ow0, int64_t k,
-                        float* y) {
-  vf m[6][6], t[4][6];
+template <class F>
+inline void output_tile(const ConvParams& p, const float* Mb, int64_t es, int64_t ks, int j,
+                        int64_t kl, const float* bias, int64_t n, int64_t oh0, int64_t ow0,
+                        int64_t k, float* y) {
+  constexpr int M = F::M;
+  vf m[6][6], t[M][6];
   for (int a = 0; a < 6; ++a)
-    for (int b = 0; b < 6; ++b) m[a][b] = loadu(Mb + ((a * 6 + b) * TB + j) * ks + kl);
+    for (int b = 0; b < 6; ++b) m[a][b] = loadu(Mb + (a * 6 + b) * es + j * ks + kl);
   for (int b = 0; b < 6; ++b) {
-    vf col[6], o[4];
+    vf col[6], o[M];
     for (int a = 0; a < 6; ++a) col[a] = m[a][b];
-    at_1d(col, o);
-    for (int a = 0; a < 4; ++a) t[a][b] = o[a];
+    F::at_1d(col, o);
+    for (int a = 0; a < M; ++a) t[a][b] = o[a];
   }
   const vf bv = loadu(bias + k);
   const int64_t kn = std::min<int64_t>(V, p.K - k);
-  for (int a = 0; a < 4; ++a) {
+  for (int a = 0; a < M; ++a) {
     if (oh0 + a >= p.P) break;
-    vf o[4];
-    at_1d(t[a], o);
-    for (int b = 0; b < 4 && ow0 + b < p.Q; ++b) {
+    vf o[M];
+    F::at_1d(t[a], o);
+    for (int b = 0; b < M && ow0 + b < p.Q; ++b) {
       vf v = o[b] + bv;
       if (p.relu) v = v > vf{} ? v : vf{};
       float* dst = y + ((n * p.P + oh0 + a) * p.Q + ow0 + b) * p.K + k;
@@ -152,20 +190,39 @@ inline void output_tile(const ConvParams& p, const float* Mb, int64_t TB, int64_
   }
 }
 
-}  // namespace
+// (image, tile row, tile column) of consecutive tiles, without a division per tile.
+struct TileIter {
+  int64_t n, th, tw, TH, TW;
+  TileIter(int64_t t, int64_t th_, int64_t tw_)
+      : n(t / (th_ * tw_)), th(t / tw_ % th_), tw(t % tw_), TH(th_), TW(tw_) {}
+  void next() {
+    if (++tw == TW) {
+      tw = 0;
+      if (++th == TH) th = 0, ++n;
+    }
+  }
+};
 
-void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, const float* b,
-                         float* y) {
+// NVW: K vectors per GEMM block (2; 1 when K fits one vector, so no half-empty blocks).
+template <class F, int NVW>
+void run(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+  constexpr int M = F::M, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
   const int64_t C = p.C, K = p.K, nkb = (K + KB - 1) / KB;
   float* U = workspace(0, size_t(36 * nkb * C * KB));
   float* bp = workspace(1, size_t(nkb * KB));
   for (int64_t k = 0; k < nkb * KB; ++k) bp[k] = (b && k < K) ? b[k] : 0.0f;
-  transform_weights(p, w, U, nkb);
+  transform_weights<F, NVW>(p, w, U, nkb);
 
-  const int64_t TH = (p.P + 3) / 4, TW = (p.Q + 3) / 4, ntiles = p.N * TH * TW;
+  const int64_t TH = (p.P + M - 1) / M, TW = (p.Q + M - 1) / M, ntiles = p.N * TH * TW;
   // Tiles per block: the GEMMs read all of U (36 C K floats) once per block, so blocks grow
   // with C K to keep that traffic small next to the block's FLOPs (36 tiles C K).
-  const int64_t TB = WB_2 * std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
+  // Few tiles of a narrow layer: smaller blocks, down to one microkernel width, to have at
+  // least 8 (batch 1 at 28x28: 14 blocks of 14 tiles, not 7 of 28 that split 4:3 over 2
+  // threads). Not for wide layers: each block re-reads U, and K-split tasks redo the input
+  // transform (it slowed ResNet's 3x3 layers at batch 1).
+  int64_t mult = std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
+  while (C * K <= 1024 && mult > 1 && (ntiles + WB * mult - 1) / (WB * mult) < 8) --mult;
+  const int64_t TB = WB * mult;
   const int64_t nblocks = (ntiles + TB - 1) / TB;
   // Split the K blocks too when there are few tile blocks (batch 1, small images).
   const int64_t nkc = std::min<int64_t>(nkb, (16 + nblocks - 1) / nblocks);
@@ -181,13 +238,23 @@ void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, co
     const int64_t kb0 = kc * kper, kb1 = std::min(nkb, kb0 + kper), ks = (kb1 - kb0) * KB;
     if (kb0 >= kb1) continue;
     const int64_t t0 = blk * TB, tb = std::min<int64_t>(TB, ntiles - t0);
-    float* Vb = workspace(3, size_t(36 * TB * C));
-    float* Mb = workspace(4, size_t(36 * TB * ks));
-    for (int j = 0; j < tb; ++j) {
-      const int64_t t = t0 + j, n = t / (TH * TW), th = (t / TW) % TH, tw = t % TW;
-      const int64_t ih0 = th * 4 - p.pad_t, iw0 = tw * 4 - p.pad_l;
-      for (int64_t c = 0; c < cfull; c += V) input_tile<vf>(p, x, n, ih0, iw0, c, Vb, j, TB);
-      for (int64_t c = cfull; c < C; ++c) input_tile<float>(p, x, n, ih0, iw0, c, Vb, j, TB);
+    const int64_t esv = TB * C + kSkew, esm = TB * ks + kSkew;
+    float* Vb = workspace(3, size_t(36 * esv));
+    float* Mb = workspace(4, size_t(36 * esm));
+    TileIter it(t0, TH, TW);
+    for (int j = 0; j < tb; ++j, it.next()) {
+      const int64_t n = it.n, ih0 = it.th * M - p.pad_t, iw0 = it.tw * M - p.pad_l;
+      if (ih0 >= 0 && ih0 + 6 <= p.H && iw0 >= 0 && iw0 + 6 <= p.W) {
+        for (int64_t c = 0; c < cfull; c += V)
+          input_tile<vf, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
+        for (int64_t c = cfull; c < C; ++c)
+          input_tile<float, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
+      } else {
+        for (int64_t c = 0; c < cfull; c += V)
+          input_tile<vf, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
+        for (int64_t c = cfull; c < C; ++c)
+          input_tile<float, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
+      }
     }
     Tile tl;
     tl.xs = C;
@@ -208,20 +275,32 @@ void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, co
         tl.accum = cb > 0;
         for (int64_t kb = kb0; kb < kb1; ++kb) {
           tl.w = U + ((e * nkb + kb) * C + c0) * KB;
-          for (int64_t j0 = 0; j0 < tb; j0 += WB_2) {
-            const int64_t wb = std::min<int64_t>(WB_2, tb - j0);
-            tl.x = Vb + (e * TB + j0) * C + c0;
-            tl.y = Mb + (e * TB + j0) * ks + (kb - kb0) * KB;
+          for (int64_t j0 = 0; j0 < tb; j0 += WB) {
+            const int64_t wb = std::min<int64_t>(WB, tb - j0);
+            tl.x = Vb + e * esv + j0 * C + c0;
+            tl.y = Mb + e * esm + j0 * ks + (kb - kb0) * KB;
             pick<NVW>(int(wb))(tl);
           }
         }
       }
-    for (int j = 0; j < tb; ++j) {
-      const int64_t t = t0 + j, n = t / (TH * TW), th = (t / TW) % TH, tw = t % TW;
+    TileIter ot(t0, TH, TW);
+    for (int j = 0; j < tb; ++j, ot.next())
       for (int64_t k = kb0 * KB; k < std::min(K, kb1 * KB); k += V)
-        output_tile(p, Mb, TB, ks, j, k - kb0 * KB, bp, n, th * 4, tw * 4, k, y);
-    }
+        output_tile<F>(p, Mb, esm, ks, j, k - kb0 * KB, bp, ot.n, ot.th * M, ot.tw * M, k, y);
   }
+}
+
+}  // namespace
+
+void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, const float* b,
+                         float* y) {
+  run<F43, 2>(p, x, w, b, y);
+}
+
+void conv2d_fwd_winograd5(const ConvParams& p, const float* x, const float* w, const float* b,
+                          float* y) {
+  if (p.K <= V) run<F25, 1>(p, x, w, b, y);
+  else run<F25, 2>(p, x, w, b, y);
 }
 
 }  // namespace FC_ISA_NS
