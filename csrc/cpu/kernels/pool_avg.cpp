@@ -155,6 +155,35 @@ void avg_bwd_few_disjoint(const PoolParams& p, const float* __restrict dy,
   }
 }
 
+// Few channels, whole 2x2 windows at stride 2 (no padding; LeNet's S2): each input pixel of
+// the first 2P rows and 2Q columns takes its window's dy / 4, the rest 0. No window geometry
+// per pixel (avg_bwd_few_disjoint's scale is 1 / 4 here too: same bits).
+template <int CC>
+void avg_bwd_few_2x2(const PoolParams& p, const float* __restrict dy, const float* __restrict ty,
+                     float* __restrict dx) {
+  const int64_t W = p.W, Q = p.Q, rows = p.N * p.H;
+#pragma omp parallel for num_threads(threads_for_elements(rows * W * CC)) schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t n = row / p.H, ih = row % p.H, oh = ih / 2;
+    float* __restrict d = dx + row * W * CC;
+    int64_t i = 0;
+    if (oh < p.P) {
+      const float* __restrict g = dy + (n * p.P + oh) * Q * CC;
+      for (int64_t ow = 0; ow < Q; ++ow) {
+#pragma GCC unroll 16
+        for (int c = 0; c < CC; ++c) {
+          const float v = g[ow * CC + c] * 0.25f;
+          d[2 * ow * CC + c] = v;
+          d[(2 * ow + 1) * CC + c] = v;
+        }
+      }
+      i = 2 * Q * CC;
+    }
+    for (; i < W * CC; ++i) d[i] = 0.0f;
+    if (ty) times_tanh_grad(d, ty + row * W * CC, W * CC);
+  }
+}
+
 // The same for any channel count, vectorised over the channels.
 void avg_bwd_disjoint(const PoolParams& p, const float* __restrict dy,
                       const float* __restrict inv, const float* __restrict ty,
@@ -234,9 +263,12 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy,
     }
   }
   const bool disjoint = p.stride_h >= p.KH && p.stride_w >= p.KW;
+  const bool whole_2x2 = p.KH == 2 && p.KW == 2 && p.stride_h == 2 && p.stride_w == 2 &&
+                         p.pad_t == 0 && p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0;
   if (with_few_channels(C, [&](auto cc) {
         constexpr int CC = decltype(cc)::value;
-        if (disjoint) avg_bwd_few_disjoint<CC>(p, dy, inv, tanh_y, dx);
+        if (whole_2x2) avg_bwd_few_2x2<CC>(p, dy, tanh_y, dx);
+        else if (disjoint) avg_bwd_few_disjoint<CC>(p, dy, inv, tanh_y, dx);
         else avg_bwd_few<CC>(p, dy, inv, tanh_y, dx);
       }))
     return;
