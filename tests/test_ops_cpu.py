@@ -47,7 +47,7 @@ def test_avg_pool_forward_backward(isa, case, seed, include: bool):
 
 @given(n=st.integers(1, 2), h=st.integers(2, 9), w=st.integers(2, 9), c=st.integers(1, 17),
        padding=st.sampled_from([0, "valid"]), include=..., seed=seeds)
-def test_avg_pool_2x2_stride_2(isa, n, h, w, c, padding, include: bool, seed):
+def test_avg_pool_2x2_stride_2(isa, n, h, w, c, padding, include: bool, seed: int):
     """LeNet's pools (whole 2x2 windows, few channels: their own path), odd sizes included."""
     fc.set_isa(isa)
     x = arrays(np.random.default_rng(seed), (n, h, w, c))
@@ -55,6 +55,13 @@ def test_avg_pool_2x2_stride_2(isa, n, h, w, c, padding, include: bool, seed):
     assert y.shape == (n, h // 2, w // 2, c)
     assert_close(y, ref.avg_pool2d(*f64(x), 2, 2, padding, count_include_pad=include),
                  rtol=1e-6, atol=1e-7)
+    dy, t = arrays(np.random.default_rng(seed + 1), y.shape), np.tanh(x)
+    for through in (False, True):
+        dx = fc.avg_pool2d_backward(dy, t, 2, 2, padding, count_include_pad=include,
+                                    through_tanh=through)
+        assert_close(dx, ref.avg_pool2d_backward(*f64(dy, t), 2, 2, padding,
+                                                 count_include_pad=include, through_tanh=through),
+                     rtol=1e-6, atol=1e-7)
 
 
 @given(case=pool_cases(max_c=40), seed=seeds, include=...)

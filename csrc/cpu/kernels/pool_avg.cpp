@@ -44,9 +44,9 @@ void avg_fwd_few(const PoolParams& p, const float* __restrict x, float* __restri
   }
 }
 
-// Few channels, 2x2 windows at stride 2 without padding (LeNet's S2): every window is whole
-// (1/4 whatever count_include_pad), so no window geometry or divide per pixel (3x faster on
-// 28x28x6); the sums in avg_fwd_few's order (same bits).
+// Up to 16 channels, 2x2 windows at stride 2 without padding (LeNet's S2 and S4): every
+// window is whole (1/4 whatever count_include_pad), so no window geometry or divide per pixel
+// (3x faster on 28x28x6 and 10x10x16); the sums in the other paths' order (same bits).
 template <int CC>
 void avg_fwd_few_2x2(const PoolParams& p, const float* __restrict x, float* __restrict y) {
   const int64_t W = p.W, Q = p.Q, rows = p.N * p.P;
@@ -80,6 +80,7 @@ void avg_pool2d_fwd(const PoolParams& p, const float* __restrict x, float* __res
         else avg_fwd_few<CC>(p, x, y);
       }))
     return;
+  if (whole_2x2 && p.C == 16) return avg_fwd_few_2x2<16>(p, x, y);  // LeNet's S4
   const int64_t C = p.C, W = p.W, rows = p.N * p.P;
   const float area = float(p.KH * p.KW);
   const bool nt = stream_rows(y, rows * p.Q * C, C);
@@ -151,6 +152,35 @@ void avg_bwd_few_disjoint(const PoolParams& p, const float* __restrict dy,
 #pragma GCC unroll 16
         for (int c = 0; c < CC; ++c) d[(iw0 + s) * CC + c] = v[c];
     }
+    if (ty) times_tanh_grad(d, ty + row * W * CC, W * CC);
+  }
+}
+
+// Up to 16 channels, whole 2x2 windows at stride 2 (no padding; LeNet's S2 and S4): each
+// input pixel of the first 2P rows and 2Q columns takes its window's dy / 4, the rest 0. No
+// window geometry per pixel (the disjoint paths' scale is 1 / 4 here too: same bits).
+template <int CC>
+void avg_bwd_few_2x2(const PoolParams& p, const float* __restrict dy, const float* __restrict ty,
+                     float* __restrict dx) {
+  const int64_t W = p.W, Q = p.Q, rows = p.N * p.H;
+#pragma omp parallel for num_threads(threads_for_elements(rows * W * CC)) schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t n = row / p.H, ih = row % p.H, oh = ih / 2;
+    float* __restrict d = dx + row * W * CC;
+    int64_t i = 0;
+    if (oh < p.P) {
+      const float* __restrict g = dy + (n * p.P + oh) * Q * CC;
+      for (int64_t ow = 0; ow < Q; ++ow) {
+#pragma GCC unroll 16
+        for (int c = 0; c < CC; ++c) {
+          const float v = g[ow * CC + c] * 0.25f;
+          d[2 * ow * CC + c] = v;
+          d[(2 * ow + 1) * CC + c] = v;
+        }
+      }
+      i = 2 * Q * CC;
+    }
+    for (; i < W * CC; ++i) d[i] = 0.0f;
     if (ty) times_tanh_grad(d, ty + row * W * CC, W * CC);
   }
 }
@@ -234,12 +264,16 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy,
     }
   }
   const bool disjoint = p.stride_h >= p.KH && p.stride_w >= p.KW;
+  const bool whole_2x2 = p.KH == 2 && p.KW == 2 && p.stride_h == 2 && p.stride_w == 2 &&
+                         p.pad_t == 0 && p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0;
   if (with_few_channels(C, [&](auto cc) {
         constexpr int CC = decltype(cc)::value;
-        if (disjoint) avg_bwd_few_disjoint<CC>(p, dy, inv, tanh_y, dx);
+        if (whole_2x2) avg_bwd_few_2x2<CC>(p, dy, tanh_y, dx);
+        else if (disjoint) avg_bwd_few_disjoint<CC>(p, dy, inv, tanh_y, dx);
         else avg_bwd_few<CC>(p, dy, inv, tanh_y, dx);
       }))
     return;
+  if (whole_2x2 && C == 16) return avg_bwd_few_2x2<16>(p, dy, tanh_y, dx);  // LeNet's S4
   if (disjoint) return avg_bwd_disjoint(p, dy, inv, tanh_y, dx);
   const bool nt = !tanh_y && stream_rows(dx, rows * W * C, C);
 #pragma omp parallel for num_threads(threads_for_elements(rows * W * C)) schedule(static)
