@@ -132,11 +132,11 @@ def test_wide_layers_split_the_channel_reduction(isa, algo):
     check_variant(case, algo, 11, True, True)
 
 
-@pytest.mark.parametrize("shape", [(2, 30, 30, 1024, 130, 1), (1, 13, 11, 40, 70, 2),
-                                   (2, 9, 7, 600, 50, 2)])
+@pytest.mark.parametrize("shape", [(2, 30, 30, 1024, 130, 1), (1, 7, 7, 1024, 520, 1),
+                                   (1, 13, 11, 40, 70, 2), (2, 9, 7, 600, 50, 2)])
 def test_gemm1x1_gathered_chunks(isa, shape):
-    # Stride-1 inputs with a pixel stride of a multiple of 4 KB (C = 1024, enough chunks and K
-    # blocks) and strided 1x1 layers run gathered chunks of pixels, K-block tails included.
+    # Stride-1 inputs with a pixel stride of a multiple of 4 KB (C = 1024: many chunks, or one
+    # chunk and many K blocks) and strided 1x1 layers run gathered chunks, K tails included.
     fc.set_isa(isa)
     n, h, w_, c, k, stride = shape
     case = ConvCase(n, h, w_, c, k, 1, 1, (stride, stride), 0, (1, 1), 1)

@@ -271,14 +271,17 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
   const bool strided = p.stride_h != 1 || p.stride_w != 1;
   constexpr int64_t kTilesPerTask = 8;
   const int64_t nchunk = (ntile + kTilesPerTask - 1) / kTilesPerTask;
-  // Gathering tasks split the K blocks only as far as needed for ~16 tasks.
+  // Strided layers split the K blocks only as far as needed for ~16 tasks. Aliasing gathers
+  // paid on 1024-2048 channel layers (1024->256 and 1024->512 at 14x14, batch 16: 1.15-1.2x;
+  // batch 1 at 7x7 and 14x14: 1.05-1.15x), not at 512 channels (1.25x slower at 28x28), and
+  // only when each task reuses its gathered chunk for at least 4 K blocks: at batch 1 that
+  // leaves 4-8 tasks (kept >= 4 so that two threads still share them evenly).
   const int64_t units = nchunk * G;
-  const int64_t nkc_gather = std::min<int64_t>(nkb, (16 + units - 1) / units);
-  // Aliasing gathers paid on 1024-2048 channel layers at batch 16 (1024->256 and 1024->512
-  // at 14x14: 1.15-1.2x), not at 512 channels (1.25x slower at 28x28) nor when a task would
-  // gather its chunk for fewer than 4 K blocks (batch 1: no gain).
-  const bool gather = strided || (C % 1024 == 0 && nkb >= 4 * nkc_gather);
-  const int64_t nkc = gather ? nkc_gather : nkb;
+  const int64_t nkc_16 = std::min<int64_t>(nkb, (16 + units - 1) / units);
+  const int64_t nkc_alias = std::min<int64_t>(nkb / 4, (16 + units - 1) / units);
+  const bool alias = !strided && C % 1024 == 0 && nkc_alias >= 1 && units * nkc_alias >= 4;
+  const bool gather = strided || alias;
+  const int64_t nkc = strided ? nkc_16 : alias ? nkc_alias : nkb;
   const Blocks kchunks(nkb, (nkb + nkc - 1) / nkc);
   const int64_t tasks = units * kchunks.count;
   const int64_t gs = Cb + 16;  // gathered pixel stride: 64 bytes past a multiple of 2 KB
