@@ -60,8 +60,9 @@ def variant_cases(draw, algo: str) -> ConvCase:
         groups = draw(st.sampled_from([1, 1, 2]))
         c = groups * draw(st.integers(1, 24))
         k = groups * draw(st.integers(1, 40))
+        stride = draw(st.sampled_from([(1, 1), (1, 1), (2, 2), (1, 3)]))  # strided: gathered
         return ConvCase(draw(st.integers(1, 3)), draw(st.integers(1, 9)),
-                        draw(st.integers(1, 31)), c, k, 1, 1, (1, 1), 0, (1, 1), groups)
+                        draw(st.integers(1, 31)), c, k, 1, 1, stride, 0, (1, 1), groups)
     if algo == "winograd":
         return ConvCase(draw(st.integers(1, 3)), draw(st.integers(3, 19)),
                         draw(st.integers(3, 19)), draw(st.integers(1, 40)),
@@ -134,6 +135,37 @@ def test_wide_layers_split_the_channel_reduction(isa, algo):
     r = {"gemm1x1": 1, "winograd5": 5}.get(algo, 3)
     case = ConvCase(1, 5, 6, 1100, 21, r, r, (1, 1), r // 2, (1, 1), 1)
     check_variant(case, algo, 11, True, True)
+
+
+@pytest.mark.parametrize("shape", [(2, 30, 30, 1024, 130, 1), (1, 7, 7, 1024, 520, 1),
+                                   (1, 13, 11, 40, 70, 2), (2, 9, 7, 600, 50, 2)])
+def test_gemm1x1_gathered_chunks(isa, shape):
+    # Stride-1 inputs with a pixel stride of a multiple of 4 KB (C = 1024: many chunks, or one
+    # chunk and many K blocks) and strided 1x1 layers run gathered chunks, K tails included.
+    fc.set_isa(isa)
+    n, h, w_, c, k, stride = shape
+    case = ConvCase(n, h, w_, c, k, 1, 1, (stride, stride), 0, (1, 1), 1)
+    check_variant(case, "gemm1x1", 4, True, True)
+    rng = np.random.default_rng(1)
+    x, w, b = arrays(rng, case.x_shape), arrays(rng, case.w_shape), arrays(rng, (k,))
+    outs = []
+    for t in (1, 2, 3):
+        fc.set_num_threads(t)
+        outs.append(fc.conv2d(x, w, b, algo="gemm1x1", **case.kwargs))
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+
+
+def test_auto_rules_for_small_resnet_layers():
+    # Measured choices: Winograd only above 14x14 outputs; strided 1x1 by the gathering GEMM
+    # from 512 input channels, by the direct kernel below.
+    def chosen(xs, ws, stride, pad):
+        x, w = np.empty(xs, np.float32), np.empty(ws, np.float32)
+        return fc._C.conv2d_forward_applicable(x, w, stride, pad, (1, 1), 1)[1]
+
+    assert chosen((16, 14, 14, 256), (3, 3, 256, 256), (1, 1), (1, 1, 1, 1)) == "direct"
+    assert chosen((16, 28, 28, 128), (3, 3, 128, 128), (1, 1), (1, 1, 1, 1)) == "winograd"
+    assert chosen((1, 14, 14, 1024), (1, 1, 1024, 2048), (2, 2), (0, 0, 0, 0)) == "gemm1x1"
+    assert chosen((1, 56, 56, 256), (1, 1, 256, 512), (2, 2), (0, 0, 0, 0)) == "direct"
 
 
 @pytest.mark.parametrize("shape", [(3, 7, 9, 5, 20, 3, 3, 1, 1), (2, 12, 30, 8, 40, 3, 3, 1, 1)])

@@ -33,12 +33,16 @@ namespace {
 
 bool always(const ConvParams&) { return true; }
 bool is_1x1(const ConvParams& p) {
-  return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_t == 0 &&
-         p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0;
+  return p.R == 1 && p.S == 1 && p.pad_t == 0 && p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0;
 }
 // One input channel, stride 1 and no dilation along the width (grayscale first layers).
 bool is_c1(const ConvParams& p) {
   return p.C == 1 && p.groups == 1 && p.stride_w == 1 && p.dil_w == 1;
+}
+// Strided 1x1 projections gather their pixels; that paid from 512 input channels on (ResNet-50
+// downsample 512->1024 and 1024->2048: 1.1-1.25x the direct kernel; 256->512 tied or lost).
+bool gemm1x1_wins(const ConvParams& p) {
+  return is_1x1(p) && ((p.stride_h == 1 && p.stride_w == 1) || p.Cg() >= 512);
 }
 bool is_depthwise(const ConvParams& p) { return p.groups == p.C && p.groups == p.K; }
 bool is_winograd(const ConvParams& p, int r) {
@@ -51,11 +55,12 @@ bool winograd_enabled() {
   const char* v = std::getenv("FASTCONV_WINOGRAD");
   return !(v && std::string(v) == "0");
 }
-// Winograd pays for its per-call weight transform (36 x C x K) and for its tile blocks only
-// with enough tiles and channels to share it.
+// Winograd on outputs of 14x14 and smaller lost to the direct kernel even at batch 16
+// (ResNet-50 res4/res5 3x3, 1 thread, same run: 14x14 256 ch direct 30.5 ms, winograd
+// 34.7 ms; 7x7 512 ch 45.6 ms against 58.6 ms): its per-call transform of 256-512 channel
+// weights (9-38 MB) is shared by too few tiles per image.
 bool winograd_wins(const ConvParams& p) {
-  const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
-  return is_winograd_3x3(p) && p.C >= 16 && p.K >= 16 && tiles >= 32 && winograd_enabled();
+  return conv2d_winograd_amortized(p) && p.P * p.Q > 14 * 14;
 }
 // F(2x2, 5x5): 36 multiplies per 4 outputs instead of 100, but a 6x6 input transform per 4
 // outputs (F43: per 16), so it needs the channels to spread that over.
@@ -63,6 +68,17 @@ bool winograd5_wins(const ConvParams& p) {
   const int64_t tiles = p.N * ((p.P + 1) / 2) * ((p.Q + 1) / 2);
   return is_winograd_5x5(p) && p.C >= 16 && p.K >= 16 && tiles >= 64 && winograd_enabled();
 }
+
+}  // namespace
+
+// Winograd pays for its per-call weight transform (36 x C x K) and for its tile blocks only
+// with enough tiles and channels to share it.
+bool conv2d_winograd_amortized(const ConvParams& p) {
+  const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
+  return is_winograd_3x3(p) && p.C >= 16 && p.K >= 16 && tiles >= 32 && winograd_enabled();
+}
+
+namespace {
 
 #define FC_RUN(fn)                                                                    \
   [](const ConvParams& p, const float* x, const float* w, const float* b, float* y) { \
@@ -75,7 +91,7 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
   static const std::vector<ConvFwdAlgo> algos = {
       {"direct", "register-blocked direct convolution (tile of pixels x 32|16 channels)",
        always, FC_RUN(conv2d_fwd_direct)},
-      {"gemm1x1", "1x1 stride-1 unpadded convolution as a GEMM over the flattened pixels",
+      {"gemm1x1", "1x1 unpadded convolution (any stride) as a GEMM over the flattened pixels",
        is_1x1, FC_RUN(conv2d_fwd_gemm1x1)},
       {"depthwise", "depthwise (groups == C == K), vectorised over channels", is_depthwise,
        FC_RUN(conv2d_fwd_depthwise)},
@@ -94,7 +110,7 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
 const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p) {
   const char* name = is_depthwise(p)    ? "depthwise"
                      : is_c1(p)         ? "c1"
-                     : is_1x1(p)        ? "gemm1x1"
+                     : gemm1x1_wins(p)  ? "gemm1x1"
                      : winograd_wins(p) ? "winograd"
                      : winograd5_wins(p) ? "winograd5"
                                         : "direct";

@@ -49,6 +49,10 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos();
 // The algorithm "auto" runs for p (the fastest applicable one). Winograd is left out when the
 // environment variable FASTCONV_WINOGRAD is "0" (it trades ~1e-5 relative error for speed).
 const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p);
+// Whether a 3x3 stride-1 layer has the tiles and channels to pay for Winograd's per-call
+// weight transform (and FASTCONV_WINOGRAD is not "0"). The forward's "auto" also wants outputs
+// larger than 14x14; the backward's dx (as a forward) and dw use this rule alone.
+bool conv2d_winograd_amortized(const ConvParams& p);
 
 // y = conv(x, w) + b (b may be null), with the fused ReLU if p.relu. algo: a name from
 // conv2d_forward_algos() or "auto"; throws std::invalid_argument if unknown or not applicable.

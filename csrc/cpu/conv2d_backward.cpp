@@ -60,19 +60,23 @@ void pick(const ConvParams& p, const std::string& algo, DataAlgo& da, WeightAlgo
 // dx of a stride-1 undilated ungrouped layer is the forward convolution of dy with the filter
 // rotated by 180 degrees, C and K swapped, padded by R-1-pad. When "auto" would run that
 // forward as Winograd or as the 1x1 GEMM, those beat the dx tiles (2x on 56x56x64 3x3 layers),
-// so dx runs there: same algorithm switch (FASTCONV_WINOGRAD=0), same error.
-bool dx_as_forward(const ConvParams& p, ConvParams& t) {
+// so dx runs there: same algorithm switch (FASTCONV_WINOGRAD=0), same error. Returns the
+// forward algorithm to run, or nullptr.
+const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
   if (p.groups != 1 || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 ||
       p.pad_t >= p.R || p.pad_b >= p.R || p.pad_l >= p.S || p.pad_r >= p.S)
-    return false;
+    return nullptr;
   t = ConvParams{};
   t.N = p.N, t.H = p.P, t.W = p.Q, t.C = p.K, t.K = p.C, t.R = p.R, t.S = p.S;
   t.pad_t = p.R - 1 - p.pad_t, t.pad_b = p.R - 1 - p.pad_b;
   t.pad_l = p.S - 1 - p.pad_l, t.pad_r = p.S - 1 - p.pad_r;
   t.finalize();
+  if (t.P != p.H || t.Q != p.W) return nullptr;
+  // 3x3: the backward keeps Winograd wherever it is amortized (the forward's "auto" also wants
+  // outputs above 14x14); 5x5 and 1x1: what the forward's "auto" runs.
+  if (conv2d_winograd_amortized(t)) return "winograd";
   const std::string name = conv2d_forward_choose(t).name;
-  return t.P == p.H && t.Q == p.W &&
-         (name == "winograd" || name == "winograd5" || name == "gemm1x1");
+  return name == "winograd5" ? "winograd5" : name == "gemm1x1" ? "gemm1x1" : nullptr;
 }
 
 // wt[r][s][k][c] = w[R-1-r][S-1-s][c][k], in 16 x 16 blocks (each a 1 KiB read and write).
@@ -104,10 +108,11 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   WeightAlgo wa;
   pick(p, algo, da, wa);
   ConvParams t;
-  if (dx && algo == "auto" && dx_as_forward(p, t)) {
+  const char* dx_fwd = dx && algo == "auto" ? dx_as_forward(p, t) : nullptr;
+  if (dx_fwd) {
     float* wt = workspace(47, size_t(p.R * p.S * p.C * p.K));
     rotate_swap(p, w, wt);
-    conv2d_forward(t, dy, wt, nullptr, dx, "auto");
+    conv2d_forward(t, dy, wt, nullptr, dx, dx_fwd);
   } else if (dx) {
     if (da == DataAlgo::cvec) FC_DISPATCH(conv2d_bwd_data_cvec, p, dy, w, dx);
     else if (da == DataAlgo::col2im) FC_DISPATCH(conv2d_bwd_data_col2im, p, dy, w, dx);
@@ -117,7 +122,8 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   // dw by Winograd where the forward runs Winograd (same switch, same error class) and the
   // tiles are enough to pay for its 36 x C x K sums per task (5x5: 2x2 tiles, so 4x as many
   // for the same pixels; measured slower than the tiles at 196, faster at 3136).
-  const std::string fwd = conv2d_forward_choose(p).name;
+  const std::string fwd =
+      conv2d_winograd_amortized(p) ? "winograd" : conv2d_forward_choose(p).name;
   const int64_t m = fwd == "winograd5" ? 2 : 4;
   const int64_t tiles = p.N * ((p.P + m - 1) / m) * ((p.Q + m - 1) / m);
   if (dw && algo == "auto" && ((fwd == "winograd" && tiles >= 128) ||

@@ -35,21 +35,48 @@ namespace FC_ISA_NS {
 namespace {
 
 // Packs HWIO weights into [g][kb][r][s][c][KB] and the bias into [g][kb][KB], zero padded.
-// Walks w in its own order (one row of K per (r, s, c)) and scatters each row to the K
-// blocks: reading w block by block instead strode K floats per step through a layer's whole
-// weights (9 MB on 3x3 512-channel layers) once per block, a third of the time at batch 1.
+// At batch 1 on 14x14/7x7 layers the per-call pack is a third to a half of the time (ResNet-50
+// 1x1 1024->2048: 2.6 of 5 ms), so it runs on every thread for weights of 1 MB and more (each
+// packs whole bands of rows: a pure copy, the split does not matter; 512->2048 at 7x7 on two
+// threads: 1.9 -> 1.3 ms for the layer). Within a band (~128 KB of w) the rows are read in
+// order; with few K blocks each row is scattered to every block, with many (>= 32: 1x1
+// 512->2048) the band is prefetched and then written block by block, so each block's stream
+// gets band * KB contiguous floats (scattering rows to 64 streams: 1.1-1.35 ms, by block
+// 0.55 ms). Reading w block by block instead strode K floats per step through a layer's whole
+// weights once per block.
 void pack(const ConvParams& p, const float* w, const float* b, int KB, float* wp, float* bp) {
   const int64_t Cg = p.Cg(), Kg = p.Kg(), nkb = (Kg + KB - 1) / KB, RSC = p.R * p.S * Cg;
-  for (int64_t i = 0; i < RSC; ++i)  // i = (r * S + s) * Cg + c, as in HWIO
-    for (int64_t g = 0; g < p.groups; ++g) {
-      const float* src = w + i * p.K + g * Kg;
-      for (int64_t kb = 0; kb < nkb; ++kb) {
-        const int64_t k0 = kb * KB, kn = std::min<int64_t>(KB, Kg - k0);
-        float* dst = wp + ((g * nkb + kb) * RSC + i) * KB;
-        for (int64_t k = 0; k < kn; ++k) dst[k] = src[k0 + k];
-        for (int64_t k = kn; k < KB; ++k) dst[k] = 0.0f;
-      }
+  const int64_t band = std::max<int64_t>(1, 32768 / p.K), nband = (RSC + band - 1) / band;
+  const bool by_block = nkb >= 32;
+  const int nt = RSC * p.K >= (int64_t(1) << 18) ? num_threads() : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t bi = 0; bi < nband; ++bi) {
+    const int64_t i0 = bi * band, i1 = std::min(RSC, i0 + band);
+    if (by_block) {
+      for (const float* q = w + i0 * p.K; q < w + i1 * p.K; q += 16) __builtin_prefetch(q, 0, 3);
+      for (int64_t g = 0; g < p.groups; ++g)
+        for (int64_t kb = 0; kb < nkb; ++kb) {
+          const int64_t k0 = kb * KB, kn = std::min<int64_t>(KB, Kg - k0);
+          const float* src = w + i0 * p.K + g * Kg + k0;
+          float* dst = wp + ((g * nkb + kb) * RSC + i0) * KB;
+          for (int64_t i = i0; i < i1; ++i, src += p.K, dst += KB) {
+            for (int64_t k = 0; k < kn; ++k) dst[k] = src[k];
+            for (int64_t k = kn; k < KB; ++k) dst[k] = 0.0f;
+          }
+        }
+    } else {
+      for (int64_t i = i0; i < i1; ++i)  // i = (r * S + s) * Cg + c, as in HWIO
+        for (int64_t g = 0; g < p.groups; ++g) {
+          const float* src = w + i * p.K + g * Kg;
+          for (int64_t kb = 0; kb < nkb; ++kb) {
+            const int64_t k0 = kb * KB, kn = std::min<int64_t>(KB, Kg - k0);
+            float* dst = wp + ((g * nkb + kb) * RSC + i) * KB;
+            for (int64_t k = 0; k < kn; ++k) dst[k] = src[k0 + k];
+            for (int64_t k = kn; k < KB; ++k) dst[k] = 0.0f;
+          }
+        }
     }
+  }
   for (int64_t g = 0; g < p.groups; ++g)
     for (int64_t kb = 0; kb < nkb; ++kb) {
       const int64_t k0 = g * Kg + kb * KB, kn = std::min<int64_t>(KB, Kg - kb * KB);
@@ -222,8 +249,17 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   }
 }
 
-// 1x1, stride 1, no padding: a GEMM (pixels x Cg) times (Cg x Kg) per group, with the pixels
-// of the whole batch flattened so that tiles never straddle a short row.
+// 1x1, no padding: a GEMM (pixels x Cg) times (Cg x Kg) per group, with the output pixels of
+// the whole batch flattened so that tiles never straddle a short row (7x7 layers: 14-pixel
+// tiles instead of 7).
+//
+// The microkernel reads a tile's 14 pixels at one stride. When that stride is a multiple of
+// 2 KB (stride-1 layers with C >= 512: 1024-2048 channel ResNet layers) all 14 pixel streams
+// fall in one or two L1 sets and evict each other on every step; with a spatial stride the
+// pixels of a tile are not even at one stride. Those layers gather a chunk of tiles (one
+// channel block) into a buffer with a padded pixel stride, once per chunk for all the K
+// blocks of the task, so tasks then run (chunk, range of K blocks) instead of (chunk, K
+// block).
 template <int NV>
 void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
   constexpr int KB = NV * V, WB = NV == 2 ? WB_2 : WB_1;
@@ -235,36 +271,66 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
 
   const int64_t Cb = channel_block(Cg), ncb = (Cg + Cb - 1) / Cb;
   const int64_t M = p.N * p.P * p.Q, ntile = (M + WB - 1) / WB;
+  const bool strided = p.stride_h != 1 || p.stride_w != 1;
   constexpr int64_t kTilesPerTask = 8;
   const int64_t nchunk = (ntile + kTilesPerTask - 1) / kTilesPerTask;
-  const int64_t tasks = nchunk * G * nkb;
+  // Strided layers split the K blocks only as far as needed for ~16 tasks. Aliasing gathers
+  // paid on 1024-2048 channel layers (1024->256 and 1024->512 at 14x14, batch 16: 1.15-1.2x;
+  // batch 1 at 7x7 and 14x14: 1.05-1.15x), not at 512 channels (1.25x slower at 28x28), and
+  // only when each task reuses its gathered chunk for at least 4 K blocks: at batch 1 that
+  // leaves 4-8 tasks (kept >= 4 so that two threads still share them evenly).
+  const int64_t units = nchunk * G;
+  const int64_t nkc_16 = std::min<int64_t>(nkb, (16 + units - 1) / units);
+  const int64_t nkc_alias = std::min<int64_t>(nkb / 4, (16 + units - 1) / units);
+  const bool alias = !strided && C % 1024 == 0 && nkc_alias >= 1 && units * nkc_alias >= 4;
+  const bool gather = strided || alias;
+  const int64_t nkc = strided ? nkc_16 : alias ? nkc_alias : nkb;
+  const Blocks kchunks(nkb, (nkb + nkc - 1) / nkc);
+  const int64_t tasks = units * kchunks.count;
+  const int64_t gs = Cb + 16;  // gathered pixel stride: 64 bytes past a multiple of 2 KB
 #pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t kb = task % nkb, g = (task / nkb) % G, chunk = task / (nkb * G);
+    const int64_t nkc_ = kchunks.count;
+    const int64_t kc = task % nkc_, g = (task / nkc_) % G, chunk = task / (nkc_ * G);
+    const int64_t kb0 = kchunks.start(kc), kb1 = kchunks.start(kc + 1);
+    const int64_t tile0 = chunk * kTilesPerTask, tile1 = std::min(ntile, tile0 + kTilesPerTask);
+    const int64_t m_lo = tile0 * WB, m_hi = std::min(M, tile1 * WB);
+    float* buf = gather ? workspace(2, size_t(kTilesPerTask * WB * gs)) : nullptr;
     Tile t;
-    t.xs = C;
+    t.xs = gather ? gs : p.stride_w * C;
     t.rs = 0;
     t.ls = 0;
     t.nr = 1;
     t.nsg = 1;
     t.wr = 0;
     t.wsg = 0;
-    t.bias = bp + (g * nkb + kb) * KB;
     t.ys = K;
-    t.kvalid = int(std::min<int64_t>(KB, Kg - kb * KB));
-    const int64_t tile1 = std::min(ntile, (chunk + 1) * kTilesPerTask);
     for (int64_t cb = 0; cb < ncb; ++cb) {
-      const int64_t c0 = cb * Cb;
-      t.L = int(std::min(Cb, Cg - c0));
-      t.w = wp + ((g * nkb + kb) * Cg + c0) * KB;
+      const int64_t c0 = cb * Cb, cl = std::min(Cb, Cg - c0);
+      if (gather) {
+        for (int64_t m = m_lo; m < m_hi; ++m) {
+          const int64_t n = m / (p.P * p.Q), oh = m / p.Q % p.P, ow = m % p.Q;
+          const float* src =
+              x + ((n * p.H + oh * p.stride_h) * p.W + ow * p.stride_w) * C + g * Cg + c0;
+          std::memcpy(buf + (m - m_lo) * gs, src, sizeof(float) * cl);
+        }
+      }
+      t.L = int(cl);
       t.accum = cb > 0;
       t.relu = p.relu && cb == ncb - 1;
-      for (int64_t tile = chunk * kTilesPerTask; tile < tile1; ++tile) {
-        const int64_t m0 = tile * WB, wb = std::min<int64_t>(WB, M - m0);
-        t.x = x + m0 * C + g * Cg + c0;
-        t.y = y + m0 * K + g * Kg + kb * KB;
-        t.pf = t.x + WB * C;  // the next tile (the hardware prefetcher misses these 14 streams)
-        pick<NV, true>(int(wb))(t);
+      for (int64_t kb = kb0; kb < kb1; ++kb) {
+        t.w = wp + ((g * nkb + kb) * Cg + c0) * KB;
+        t.bias = bp + (g * nkb + kb) * KB;
+        t.kvalid = int(std::min<int64_t>(KB, Kg - kb * KB));
+        for (int64_t tile = tile0; tile < tile1; ++tile) {
+          const int64_t m0 = tile * WB, wb = std::min<int64_t>(WB, M - m0);
+          t.x = gather ? buf + (m0 - m_lo) * gs : x + m0 * C + g * Cg + c0;
+          t.y = y + m0 * K + g * Kg + kb * KB;
+          // The next tile (the hardware prefetcher misses these 14 streams); past the chunk's
+          // end a prefetch is harmless.
+          t.pf = t.x + WB * t.xs;
+          pick<NV, true>(int(wb))(t);
+        }
       }
     }
   }
