@@ -36,11 +36,10 @@ void pick(const ConvParams& p, const std::string& algo, DataAlgo& da, WeightAlgo
     // 2048x512 1x1 layers at 7x7 ran at 0.4x cvec).
     const bool col = 2 * Cg <= vl || (p.R == 1 && p.S == 1 && Cg * Kg <= 128 * 1024);
     da = tiny_groups ? DataAlgo::simple : col ? DataAlgo::col2im : DataAlgo::cvec;
-    // dw_im2col: a few input channels and a short reduction (first layers), where the
-    // per-filter-row tiles see only S*C rows each (1.3x tiled on ResNet-50 conv1, 147 rows);
-    // AlexNet conv1 (363 rows, a 94 KiB panel per block) ran at 0.9x tiled.
-    const bool im2col = p.groups == 1 && p.C <= 4 && p.R * p.S * p.C <= 256;
-    wa = tiny_groups ? WeightAlgo::simple : im2col ? WeightAlgo::im2col : WeightAlgo::tiled;
+    // dw: the tiles. dw_im2col (forced only) ran at 0.9-1.3x tiled on ResNet-50 conv1
+    // depending on the host's load (1.3x only while the host was quiet, not reproduced
+    // later); 0.9x on AlexNet conv1 (363 rows, a 94 KiB panel per block).
+    wa = tiny_groups ? WeightAlgo::simple : WeightAlgo::tiled;
   } else if (algo == "cvec") {
     da = DataAlgo::cvec, wa = WeightAlgo::tiled;
   } else if (algo == "col2im") {
