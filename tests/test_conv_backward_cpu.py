@@ -42,6 +42,27 @@ def _at_thread_counts(run):
     return outs
 
 
+def _forced_at_thread_counts(isa, shape, seed, algo, which):
+    """The C++ backward forced to `algo` on a (N, H, W, C, K, R, S, stride, padding, dilation,
+    groups) case, at 1-3 threads (asserted bitwise equal): (dx or dw, the reference's)."""
+    fc.set_isa(isa)
+    n, h, w_, c, k, r, s, stride, pad, dil, groups = shape
+    rng = np.random.default_rng(seed)
+    x, w = arrays(rng, (n, h, w_, c)), arrays(rng, (r, s, c // groups, k))
+    geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, dil, groups)
+    dy = arrays(rng, geo.y_shape)
+    (t, b), (l, rr) = geo.pads
+    outs = _at_thread_counts(lambda: _C.conv2d_backward(
+        dy, x, w, geo.stride, (t, b, l, rr), geo.dilation, groups, which == 0, which == 1,
+        False, algo)[which])
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), stride=stride, padding=pad,
+                                       dilation=dil, groups=groups)[which]
+    return outs[0], ref
+
+
 def _check(got, ref, case):
     dx, dw, db = got
     rdx, rdw, rdb = ref
@@ -316,21 +337,9 @@ DX_SHAPES = [
 @pytest.mark.parametrize("algo", ["cvec", "col2im"])
 @pytest.mark.parametrize("shape", DX_SHAPES)
 def test_conv2d_backward_dx_paths(isa, algo, shape):
-    fc.set_isa(isa)
-    n, h, w_, c, k, r, s, stride, pad, dil, groups = shape
-    rng = np.random.default_rng(12)
-    x, w = arrays(rng, (n, h, w_, c)), arrays(rng, (r, s, c // groups, k))
-    geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, dil, groups)
-    dy = arrays(rng, geo.y_shape)
-    (t, b), (l, rr) = geo.pads
-    outs = _at_thread_counts(lambda: _C.conv2d_backward(
-        dy, x, w, geo.stride, (t, b, l, rr), geo.dilation, groups, True, False, False, algo)[0])
-    for o in outs[1:]:
-        assert np.array_equal(o, outs[0])
-    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
-                                       w.astype(np.float64), stride=stride, padding=pad,
-                                       dilation=dil, groups=groups)[0]
-    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (r * s * k) ** 0.5)
+    got, ref = _forced_at_thread_counts(isa, shape, 12, algo, 0)
+    r, s, k = shape[5], shape[6], shape[4]
+    assert_close(got, ref, rtol=1e-5, atol=1e-5 * (r * s * k) ** 0.5)
 
 
 # dw_im2col: K tails (dy packed), dilation along W (no contiguous window), groups (two
@@ -347,20 +356,8 @@ DW_IM2COL_SHAPES = [
 
 @pytest.mark.parametrize("shape", DW_IM2COL_SHAPES)
 def test_conv2d_backward_dw_im2col(isa, shape):
-    fc.set_isa(isa)
-    n, h, w_, c, k, r, s, stride, pad, dil, groups = shape
-    rng = np.random.default_rng(13)
-    x, w = arrays(rng, (n, h, w_, c)), arrays(rng, (r, s, c // groups, k))
-    geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, dil, groups)
-    dy = arrays(rng, geo.y_shape)
-    (t, b), (l, rr) = geo.pads
-    outs = _at_thread_counts(lambda: _C.conv2d_backward(
-        dy, x, w, geo.stride, (t, b, l, rr), geo.dilation, groups, False, True, False,
-        "im2col")[1])
-    for o in outs[1:]:
-        assert np.array_equal(o, outs[0])
-    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
-                                       w.astype(np.float64), stride=stride, padding=pad,
-                                       dilation=dil, groups=groups)[1]
+    got, ref = _forced_at_thread_counts(isa, shape, 13, "im2col", 1)
+    n, h, w_, _, _, r, s, stride, pad, dil, _ = shape
+    geo = fc._args.ConvGeometry((n, h, w_, 1), (r, s, 1, 1), stride, pad, dil, 1)
     p, q = geo.y_shape[1:3]
-    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (n * p * q) ** 0.5)
+    assert_close(got, ref, rtol=1e-5, atol=1e-5 * (n * p * q) ** 0.5)

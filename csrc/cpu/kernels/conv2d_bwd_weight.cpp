@@ -158,6 +158,24 @@ inline void pack_window(float* __restrict row, const float* __restrict xr, int64
   zero_floats(row + s1 * C, (S - s1) * C);
 }
 
+// row[0 .. S*Cg) = filter row window of image row xr (offset to the group's channel 0) from
+// column iw0: S taps dil_w apart, Cg channels each, zeros over the padding.
+inline void pack_row(const ConvParams& p, float* __restrict row, const float* __restrict xr,
+                     int64_t iw0, bool contiguous) {
+  const int64_t S = p.S, Cg = p.Cg();
+  if (contiguous && iw0 >= 0 && iw0 + S <= p.W) {  // inside the image: one run
+    copy_floats(row, xr + iw0 * Cg, S * Cg);
+  } else if (contiguous) {
+    pack_window(row, xr, iw0, S, Cg, p.W);
+  } else {
+    for (int64_t s = 0; s < S; ++s) {
+      const int64_t iw = iw0 + s * p.dil_w;
+      if (iw < 0 || iw >= p.W) zero_floats(row + s * Cg, Cg);
+      else copy_floats(row + s * Cg, xr + iw * p.C, Cg);
+    }
+  }
+}
+
 // X[i][s*Cg + c] = x[n, ih, iw, g*Cg + c] for the pixels q0.. of the block, filter row r.
 void pack_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t np, int64_t g,
             int64_t r, float* __restrict X, int64_t ldx) {
@@ -172,16 +190,7 @@ void pack_x(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t 
       zero_floats(row, M);
     } else {
       const float* xr = x + (n * p.H + ih) * p.W * p.C + g * Cg;
-      const int64_t iw0 = ow * p.stride_w - p.pad_l;
-      if (contiguous) {
-        pack_window(row, xr, iw0, S, Cg, p.W);  // Cg == C here
-      } else {
-        for (int64_t s = 0; s < S; ++s) {
-          const int64_t iw = iw0 + s * p.dil_w;
-          if (iw < 0 || iw >= p.W) zero_floats(row + s * Cg, Cg);
-          else copy_floats(row + s * Cg, xr + iw * p.C, Cg);
-        }
-      }
+      pack_row(p, row, xr, ow * p.stride_w - p.pad_l, contiguous);
     }
     if (++ow == p.Q) {
       ow = 0;
@@ -413,18 +422,7 @@ void pack_im2col(const ConvParams& p, const float* __restrict x, int64_t q0, int
         zero_floats(row, SC);
         continue;
       }
-      const float* xr = xn + ih * p.W * p.C;
-      if (contiguous && iw0 >= 0 && iw0 + S <= p.W) {
-        copy_floats(row, xr + iw0 * Cg, SC);
-      } else if (contiguous) {
-        pack_window(row, xr, iw0, S, Cg, p.W);
-      } else {
-        for (int64_t s = 0; s < S; ++s) {
-          const int64_t iw = iw0 + s * p.dil_w;
-          if (iw < 0 || iw >= p.W) zero_floats(row + s * Cg, Cg);
-          else copy_floats(row + s * Cg, xr + iw * p.C, Cg);
-        }
-      }
+      pack_row(p, row, xn + ih * p.W * p.C, iw0, contiguous);
     }
     if (++ow == p.Q) {
       ow = 0;
