@@ -217,6 +217,21 @@ void avg_bwd_disjoint(const PoolParams& p, const float* __restrict dy,
   }
 }
 
+// body(iw, oh_lo, oh_hi, ow_lo, ow_hi) for every pixel of input row `row` (n * H + ih): the
+// output windows [oh_lo, oh_hi] x [ow_lo, ow_hi] that cover it. The covering columns only
+// move right as iw grows, so they are updated without dividing.
+template <class Body>
+inline void for_covered_pixels(const PoolParams& p, int64_t row, Body&& body) {
+  int64_t oh_lo, oh_hi, ow_lo, ow_hi;
+  covering(row % p.H, p.KH, p.stride_h, p.pad_t, p.P, &oh_lo, &oh_hi);
+  covering(0, p.KW, p.stride_w, p.pad_l, p.Q, &ow_lo, &ow_hi);
+  for (int64_t iw = 0; iw < p.W; ++iw) {
+    while (ow_lo < p.Q && ow_lo * p.stride_w - p.pad_l + p.KW <= iw) ++ow_lo;
+    while (ow_hi + 1 < p.Q && (ow_hi + 1) * p.stride_w - p.pad_l <= iw) ++ow_hi;
+    body(iw, oh_lo, oh_hi, ow_lo, ow_hi);
+  }
+}
+
 // Few channels, overlapping windows: the gather with a compile-time channel count.
 template <int CC>
 void avg_bwd_few(const PoolParams& p, const float* __restrict dy, const float* __restrict inv,
@@ -224,14 +239,9 @@ void avg_bwd_few(const PoolParams& p, const float* __restrict dy, const float* _
   const int64_t W = p.W, rows = p.N * p.H;
 #pragma omp parallel for num_threads(threads_for_elements(rows * W * CC)) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
-    const int64_t n = row / p.H, ih = row % p.H;
-    int64_t oh_lo, oh_hi;
-    covering(ih, p.KH, p.stride_h, p.pad_t, p.P, &oh_lo, &oh_hi);
-    int64_t ow_lo, ow_hi;
-    covering(0, p.KW, p.stride_w, p.pad_l, p.Q, &ow_lo, &ow_hi);
-    for (int64_t iw = 0; iw < W; ++iw) {
-      while (ow_lo < p.Q && ow_lo * p.stride_w - p.pad_l + p.KW <= iw) ++ow_lo;
-      while (ow_hi + 1 < p.Q && (ow_hi + 1) * p.stride_w - p.pad_l <= iw) ++ow_hi;
+    const int64_t n = row / p.H;
+    for_covered_pixels(p, row, [&](int64_t iw, int64_t oh_lo, int64_t oh_hi, int64_t ow_lo,
+                                   int64_t ow_hi) {
       float acc[CC] = {};
       for (int64_t oh = oh_lo; oh <= oh_hi; ++oh) {
         const float* g = dy + (n * p.P + oh) * p.Q * CC;
@@ -243,7 +253,7 @@ void avg_bwd_few(const PoolParams& p, const float* __restrict dy, const float* _
       float* d = dx + (row * W + iw) * CC;
 #pragma GCC unroll 16
       for (int c = 0; c < CC; ++c) d[c] = acc[c];
-    }
+    });
     if (ty) times_tanh_grad(dx + row * W * CC, ty + row * W * CC, W * CC);
   }
 }
@@ -278,15 +288,9 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy,
   const bool nt = !tanh_y && stream_rows(dx, rows * W * C, C);
 #pragma omp parallel for num_threads(threads_for_elements(rows * W * C)) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
-    const int64_t n = row / p.H, ih = row % p.H;
-    int64_t oh_lo, oh_hi;
-    covering(ih, p.KH, p.stride_h, p.pad_t, p.P, &oh_lo, &oh_hi);
-    int64_t ow_lo, ow_hi;
-    covering(0, p.KW, p.stride_w, p.pad_l, p.Q, &ow_lo, &ow_hi);
-    for (int64_t iw = 0; iw < W; ++iw) {
-      // The covering output columns only move right as iw grows: update without dividing.
-      while (ow_lo < p.Q && ow_lo * p.stride_w - p.pad_l + p.KW <= iw) ++ow_lo;
-      while (ow_hi + 1 < p.Q && (ow_hi + 1) * p.stride_w - p.pad_l <= iw) ++ow_hi;
+    const int64_t n = row / p.H;
+    for_covered_pixels(p, row, [&](int64_t iw, int64_t oh_lo, int64_t oh_hi, int64_t ow_lo,
+                                   int64_t ow_hi) {
       float* d = dx + (row * W + iw) * C;
       for_lanes_wide(0, C, [&](auto lanes, int64_t c) {
         constexpr int L = decltype(lanes)::value;
@@ -298,7 +302,7 @@ void avg_pool2d_bwd(const PoolParams& p, const float* __restrict dy,
         }
         vput<L>(nt, d + c, acc);
       });
-    }
+    });
     if (tanh_y) times_tanh_grad(dx + row * W * C, tanh_y + row * W * C, W * C);
     if (nt) stream_fence();
   }
