@@ -13,18 +13,22 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # `import ben
 
 from bench import conv, harness, ops  # noqa: E402
 
+PROBES = ["fma_peak_gflops", "fma_sustained_gflops"]
 
+
+@pytest.mark.parametrize("probe", PROBES)
 @pytest.mark.parametrize("threads", [1, 2])
-def test_fma_probe_positive(threads):
-    g = fastconv._C.fma_peak_gflops(threads, 0.01)
+def test_fma_probe_positive(probe, threads):
+    g = getattr(fastconv._C, probe)(threads, 0.01)
     assert math.isfinite(g) and g > 0
 
 
-def test_fma_probe_rejects_bad_arguments():
+@pytest.mark.parametrize("probe", PROBES)
+def test_fma_probe_rejects_bad_arguments(probe):
     with pytest.raises(ValueError):
-        fastconv._C.fma_peak_gflops(0)
+        getattr(fastconv._C, probe)(0)
     with pytest.raises(ValueError):
-        fastconv._C.fma_peak_gflops(1, 0.0)
+        getattr(fastconv._C, probe)(1, 0.0)
 
 
 def test_write_section_replaces_only_its_own(tmp_path):
@@ -62,6 +66,21 @@ def test_conv_bench_tiny(tmp_path):
     else:
         fwd = next(r for r in rows if r.pas == "fwd")
         assert fwd.err is not None and fwd.err < 1e-4
+
+
+def test_conv_peak_rows_carry_the_probe_of_their_own_rounds(tmp_path):
+    layer = conv.Layer("tiny1x1", 8, 4, 4, 16, 1, 1, 1, 0, ("1x1",))
+    s = conv.Settings(layers=[layer], batches=[16], threads=[1], repeats=2, warmup=0,
+                      budget=0.1, ref_limit=1.0, fma_seconds=0.01,
+                      variants=["auto", "direct", "naive"])
+    rows = conv.run(s, tmp_path / "RESULTS.md")
+    direct = next(r for r in rows if r.algo == "direct")
+    assert conv._judged_for_peak(direct) and direct.peak_rounds and direct.peak_rounds > 0
+    assert direct.pct_peak_rounds == pytest.approx(
+        100 * direct.gf(direct.fc) / direct.peak_rounds)
+    naive = next(r for r in rows if r.algo == "naive")
+    assert not conv._judged_for_peak(naive) and naive.peak_rounds is None
+    assert "probe same rounds" in (tmp_path / "RESULTS.md").read_text()
 
 
 def test_ops_bench_tiny(tmp_path, monkeypatch):

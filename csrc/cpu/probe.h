@@ -15,4 +15,11 @@ FC_DECLARE_ISA_FN(void fma_probe_run(int threads, int64_t iters, double* flops, 
 // about `seconds` of wall time (best of several timed runs).
 double fma_peak_gflops(int threads, double seconds);
 
+// The same timed runs summarised two ways: the best run (the peak) and all of them together
+// (what a kernel running as long as the whole window could have had).
+struct FmaRates {
+  double best, sustained;  // GFLOP/s
+};
+FmaRates fma_rates(int threads, double seconds);
+
 }  // namespace fc
