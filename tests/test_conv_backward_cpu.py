@@ -243,6 +243,33 @@ def test_conv2d_backward_dx_runs_winograd_forward(isa, pad, fr, algo, monkeypatc
     assert np.array_equal(off, forced)
 
 
+@pytest.mark.parametrize("n, h, fr, runs", [(8, 7, 3, "direct"), (2, 14, 3, "direct"),
+                                            (2, 7, 3, "cvec"), (2, 7, 5, "cvec")])
+def test_conv2d_backward_dx_on_small_outputs(isa, n, h, fr, runs):
+    # 7x7 and 14x14 outputs: dx as the direct forward from 392 pixels a call, else the tiles.
+    fc.set_isa(isa)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((n, h, h, 64)).astype(np.float32)
+    w = (rng.standard_normal((fr, fr, 64, 72)) / 24).astype(np.float32)
+    dy = rng.standard_normal((n, h, h, 72)).astype(np.float32)
+    pad = fr // 2
+    dx = fc.conv2d_backward(dy, x, w, padding=pad, need_dw=False, need_db=False)[0]
+    if runs == "direct":
+        expected = fc.conv2d(dy, _rotated(w), padding=pad, algo="direct")
+    else:
+        expected = _C.conv2d_backward(dy, x, w, (1, 1), (pad,) * 4, (1, 1), 1, True, False,
+                                      False, "cvec")[0]
+    assert np.array_equal(dx, expected)
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), padding=pad)[0]
+    assert_close(dx, ref, rtol=1e-5, atol=1e-5 * (72 * fr * fr) ** 0.5)
+    outs = []
+    for t in (1, 2, 3):
+        fc.set_num_threads(t)
+        outs.append(fc.conv2d_backward(dy, x, w, padding=pad, need_dw=False, need_db=False)[0])
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
+
+
 def test_conv2d_backward_dx_runs_1x1_gemm(isa):
     fc.set_isa(isa)
     rng = np.random.default_rng(6)

@@ -106,7 +106,7 @@ def test_each_variant_matches_reference(isa, algo, data, seed, relu: bool, with_
 @pytest.mark.parametrize("shape", [(3, 17, 13, 8, 24, 3, 3, 2, 1), (1, 28, 28, 16, 32, 5, 5, 1, 2),
                                    (2, 30, 30, 3, 16, 7, 7, 2, 3), (2, 9, 11, 19, 37, 1, 1, 1, 0),
                                    (1, 10, 12, 40, 40, 3, 3, 1, 1), (3, 7, 9, 5, 20, 3, 3, 1, 1),
-                                   (2, 32, 70, 1, 13, 5, 5, 1, 2)])
+                                   (2, 32, 70, 1, 13, 5, 5, 1, 2), (5, 7, 7, 24, 40, 3, 3, 1, 1)])
 @pytest.mark.parametrize("algo", ["auto", *VARIANTS])
 def test_conv2d_bitwise_identical_across_threads(isa, algo, shape):
     fc.set_isa(isa)
@@ -181,7 +181,15 @@ def test_direct_row_groups_straddle_images(isa, shape):
     (1, 5, 60, 4, 20, 3, 3, (1, 1), 1, (1, 1), 1),      # long rows: padded tiles copy a window
     (2, 6, 10, 4, 40, 3, 3, (1, 1), 1, (1, 1), 1),      # short rows: the task's zero-padded strip
     (3, 7, 9, 6, 20, 5, 3, (2, 1), ((2, 1), (0, 3)), (1, 2), 2),  # strip, groups, dilation
-    (1, 9, 40, 8, 70, 3, 3, (1, 2), ((1, 1), (2, 0)), (2, 1), 1)])
+    (1, 9, 40, 8, 70, 3, 3, (1, 2), ((1, 1), (2, 0)), (2, 1), 1),
+    (2, 6, 20, 4, 12, 3, 3, (1, 1), 1, (1, 1), 1),      # short rows of 16-channel tiles
+    # rows of a few pixels: strips of groups straddling images, one-row images, grouped,
+    # dilated and strided
+    (3, 7, 7, 20, 40, 3, 3, (1, 1), 1, (1, 1), 1),
+    (4, 3, 5, 6, 20, 3, 3, (1, 1), 0, (1, 1), 1),
+    (3, 14, 13, 6, 36, 3, 3, (2, 2), ((1, 0), (1, 2)), (1, 1), 2),
+    (2, 9, 8, 5, 17, 3, 2, (1, 1), ((2, 2), (1, 0)), (2, 3), 1),
+    (5, 4, 4, 3, 9, 2, 2, (1, 1), 0, (1, 1), 1)])
 def test_direct_padding_windows_and_strips(isa, shape):
     # Both ways of reading the left/right padding: per-tile windows and per-task strips.
     fc.set_isa(isa)

@@ -71,11 +71,17 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
   t.pad_l = p.S - 1 - p.pad_l, t.pad_r = p.S - 1 - p.pad_r;
   t.finalize();
   if (t.P != p.H || t.Q != p.W) return nullptr;
-  // 3x3: the backward keeps Winograd wherever it is amortized (the forward's "auto" also wants
-  // outputs above 14x14); 5x5 and 1x1: what the forward's "auto" runs.
-  if (conv2d_winograd_amortized(t)) return "winograd";
+  // What the forward's "auto" runs (Winograd only above 14x14 outputs). At 14x14 and 7x7
+  // the direct forward (two-row tiles at 7x7) ran these dx 1.1-1.4x faster than Winograd and
+  // 1.2-2x faster than the dx tiles, once a call has 392 pixels to share the weight repack
+  // (ResNet-50's 256- and 512-channel 3x3 layers at batch 2-16, 1 thread); below that, and
+  // on narrow layers, the dx tiles stay.
   const std::string name = conv2d_forward_choose(t).name;
-  return name == "winograd5" ? "winograd5" : name == "gemm1x1" ? "gemm1x1" : nullptr;
+  if (name == "winograd" || name == "winograd5" || name == "gemm1x1")
+    return name == "winograd" ? "winograd" : name == "winograd5" ? "winograd5" : "gemm1x1";
+  const bool direct_wins = name == "direct" && t.P * t.Q <= 14 * 14 &&
+                           t.N * t.P * t.Q >= 392 && t.C >= 64 && t.K >= 64;
+  return direct_wins ? "direct" : nullptr;
 }
 
 // wt[r][s][k][c] = w[R-1-r][S-1-s][c][k], in 16 x 16 blocks (each a 1 KiB read and write).
