@@ -167,7 +167,8 @@ class Adam(Optimizer):
                                    1 / math.sqrt(1 - self.beta2 ** t), self.eps, l2, decay)
             if g.dtype != w.dtype or not g.flags.c_contiguous:
                 g = np.ascontiguousarray(g, dtype=w.dtype)
-            if w.flags.c_contiguous and w.flags.writeable:
+            wf = w.flags
+            if wf.c_contiguous and wf.writeable:
                 # fused passes (C++ for float32): ResNet-50's 25 M parameters make every
                 # NumPy temporary count, LeNet-5's small arrays every call
                 ws.append(w)
