@@ -120,6 +120,7 @@ THREAD_SHAPES = [
     (3, 21, 19, 72, 33, 3, 5, (2, 1), 2, 1),
     (2, 12, 13, 16, 32, 5, 5, 1, 2, 1),  # dw: x read in place + packed edges, 12-row tiles
     (2, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # "auto" dx and dw: Winograd F(2x2, 5x5)
+    (8, 14, 14, 6, 16, 5, 5, 1, 0, 1),  # LeNet-5 conv2: dw tiles of 15 rows x 1 vector
 ]
 
 
@@ -379,6 +380,24 @@ DW_IM2COL_SHAPES = [
     (6, 23, 26, 2, 40, 3, 3, (1, 2), 2, (2, 3), 1),
     (6, 13, 14, 6, 20, 3, 5, 1, 2, 1, 2),
 ]
+
+
+# One K vector and more than 12 window rows (S * C): AVX-512 runs dw tiles of 13-24 rows.
+DW_TALL_SHAPES = [
+    # N, H, W, C, K, R, S, stride, padding, dilation, groups
+    (8, 14, 14, 6, 16, 5, 5, 1, 0, 1, 1),  # LeNet-5 conv2: 30 rows, 2 tiles of 15
+    (3, 12, 11, 5, 13, 3, 5, 1, 1, 1, 1),  # 25 rows (2 tiles of 12-13), K tail
+    (2, 10, 9, 8, 16, 3, 3, 1, 1, 1, 1),  # 24 rows: one tile
+]
+
+
+@pytest.mark.parametrize("shape", DW_TALL_SHAPES)
+def test_conv2d_backward_dw_tall_tiles(isa, shape):
+    got, ref = _forced_at_thread_counts(isa, shape, 14, "auto", 1)
+    n, h, w_, _, _, r, s, stride, pad, dil, _ = shape
+    geo = fc._args.ConvGeometry((n, h, w_, 1), (r, s, 1, 1), stride, pad, dil, 1)
+    p, q = geo.y_shape[1:3]
+    assert_close(got, ref, rtol=1e-5, atol=1e-5 * (n * p * q) ** 0.5)
 
 
 @pytest.mark.parametrize("shape", DW_IM2COL_SHAPES)

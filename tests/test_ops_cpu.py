@@ -314,14 +314,15 @@ def test_tanh_backward_validates():
 
 
 def _every_op(rng):
-    x = arrays(rng, (3, 36, 35, 67), scale=2.0) + 3
+    # both over the memory-bound kernels' serial threshold (2^18 floats)
+    x = arrays(rng, (5, 36, 35, 67), scale=2.0) + 3
     c = x.shape[-1]
     g, b = arrays(rng, (c,)), arrays(rng, (c,))
     ties = tie_arrays(rng, x.shape)
-    dy2 = arrays(rng, (3, 18, 18, c))
+    dy2 = arrays(rng, (5, 18, 18, c))
     dyx = arrays(rng, x.shape)
-    x6 = arrays(rng, (8, 64, 64, 6))  # LeNet-like: few channels, over the serial threshold
-    dy6 = arrays(rng, (8, 32, 32, 6))
+    x6 = arrays(rng, (8, 96, 96, 6))  # LeNet-like: few channels
+    dy6 = arrays(rng, (8, 48, 48, 6))
 
     def run():
         out = [fc.max_pool2d(x, 3, 2, 1), fc.max_pool2d_backward(dy2, ties, 3, 2, 1),

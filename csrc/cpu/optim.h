@@ -19,4 +19,10 @@ FC_DECLARE_ISA_FN(void adam_step(int64_t n, float* w, const float* g, float* m, 
 
 void adam_update(int64_t n, float* w, const float* g, float* m, float* v, const AdamScalars& s);
 
+// Adam on `count` arrays, array i of n[i] elements with its own scalars s[i] (per-parameter
+// step counts): adam_update on each in turn, so the same bits as one call per array. One
+// crossing from Python per optimizer step instead of one per parameter (LeNet-5: 10).
+void adam_update_multi(int64_t count, const int64_t* n, float* const* w, const float* const* g,
+                       float* const* m, float* const* v, const AdamScalars* s);
+
 }  // namespace fc

@@ -158,8 +158,10 @@ class Plan:
         vals[:self.n_inputs] = xs
         ctxs: list | None = [] if training else None
         for i, step in enumerate(self.steps):
-            ins = [vals[j] for j in step.ins]
-            y, ctx = step.forward(ins if step.layer.multi_input else ins[0], training)
+            if step.layer.multi_input:
+                y, ctx = step.forward([vals[j] for j in step.ins], training)
+            else:
+                y, ctx = step.forward(vals[step.ins[0]], training)
             vals[step.out] = y
             if ctxs is not None:
                 ctxs.append(ctx)

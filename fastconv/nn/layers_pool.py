@@ -28,8 +28,20 @@ class _Pool2D(Layer):
                 out_size(w, self.pool_size[1], self.strides[1], pads[1], 1, "pool window"), c)
 
     def _args(self, x) -> dict:
-        return dict(pool_size=self.pool_size, stride=self.strides,
-                    padding=self.pads(x.shape[1:3]))
+        """The op's keyword arguments for input x (kept per input size and settings: every
+        training step asks twice)."""
+        key = (x.shape[1], x.shape[2], self.pool_size, self.strides, self.padding)
+        cache = self.__dict__.setdefault("_args_cache", {})
+        try:
+            args = cache.get(key)
+        except TypeError:  # an unhashable padding (a list): no cache
+            key, args = None, None
+        if args is None:
+            args = dict(pool_size=self.pool_size, stride=self.strides,
+                        padding=self.pads(x.shape[1:3]))
+            if key is not None:
+                cache[key] = args
+        return args
 
 
 class MaxPool2D(_Pool2D):

@@ -88,7 +88,8 @@ class Model:
         return [p for layer in self._layers for p in layer.parameters()]
 
     def trainable_parameters(self) -> list[Parameter]:
-        return [p for p in self.parameters() if p.trainable]
+        # each training step asks: no per-layer list copies
+        return [p for layer in self._layers for p in layer._params if p.trainable]
 
     def count_params(self) -> int:
         """Weights, biases and BN gamma/beta (not the running statistics)."""
@@ -169,8 +170,9 @@ class Model:
         if len(dys) != len(self.outputs):
             raise ValueError(f"{self.name}: expected {len(self.outputs)} output gradients, "
                              f"got {len(dys)}")
-        for p in self.parameters():
-            p.grad = None
+        for layer in self._layers:  # not parameters(): no list copies every step
+            for p in layer._params:
+                p.grad = None
         touch()
         ctxs, self._ctxs = self._ctxs, None  # one backward per forward: it frees as it goes
         dxs = self._ctx_plan.backward(dys, ctxs, input_grad)

@@ -23,8 +23,10 @@ _F32 = np.dtype(np.float32)
 _FWD_ALGOS = frozenset(_cpu.conv2d_variants())
 #: Geometries of recent conv2d calls whose arguments passed full validation, keyed by shapes
 #: and plain-int hyper-parameters: a repeated call (every layer of a network, every batch)
-#: skips re-validating them, so small layers are not dominated by Python overhead.
-_GEOMETRIES: dict[tuple, ConvGeometry] = {}
+#: skips re-validating them, so small layers are not dominated by Python overhead. Each entry
+#: also holds the C++ entry points' geometry arguments (stride, (top, bottom, left, right),
+#: dilation, groups) and the output shape, built once instead of every call.
+_GEOMETRIES: dict[tuple, tuple[ConvGeometry, tuple, tuple]] = {}
 
 
 def _plain(v: object) -> object:
@@ -38,6 +40,8 @@ def _plain(v: object) -> object:
         return v
     if t is not tuple:
         return None
+    if len(v) == 2 and type(v[0]) is int and type(v[1]) is int:  # type: ignore[arg-type]
+        return v  # the usual (h, w) pair, without the loop
     for e in v:  # type: ignore[attr-defined]
         te = type(e)
         if te is tuple:
@@ -50,8 +54,9 @@ def _plain(v: object) -> object:
 
 
 def _cached_geometry(x: object, w: object, stride: object, padding: object, dilation: object,
-                     groups: object) -> ConvGeometry | None:
-    """The validated geometry of a repeated call with float32 C-contiguous arrays, or None."""
+                     groups: object) -> tuple[ConvGeometry, tuple, tuple] | None:
+    """(geometry, C++ geometry arguments, y shape) of a repeated call with float32
+    C-contiguous arrays, validated before; or None."""
     if not (type(x) is np.ndarray and type(w) is np.ndarray and x.dtype is _F32
             and w.dtype is _F32 and x.flags.c_contiguous and w.flags.c_contiguous):
         return None
@@ -68,7 +73,8 @@ def _remember_geometry(x: np.ndarray, w: np.ndarray, stride: object, padding: ob
         return
     if len(_GEOMETRIES) >= 512:
         _GEOMETRIES.clear()
-    _GEOMETRIES[key] = g
+    (t, bo), (le, ri) = g.pads
+    _GEOMETRIES[key] = (g, (g.stride, (t, bo, le, ri), g.dilation, g.groups), g.y_shape)
 
 
 def compute_dtype() -> type | None:
@@ -111,14 +117,12 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
         raise ValueError(f"algo: expected 'auto' or one of {_conv2d.variants()}, got {algo!r}")
     backend = get_backend()
     if backend == "cpu":  # fast path: a repeated, already validated call goes straight to C++
-        g = _cached_geometry(x, w, stride, padding, dilation, groups)
-        if g is not None and (b is None or (type(b) is np.ndarray and b.dtype is _F32
-                                            and b.shape == (g.w_shape[3],)
-                                            and b.flags.c_contiguous)) and (
+        hit = _cached_geometry(x, w, stride, padding, dilation, groups)
+        if hit is not None and (b is None or (type(b) is np.ndarray and b.dtype is _F32
+                                              and b.shape == (w.shape[3],)  # type: ignore
+                                              and b.flags.c_contiguous)) and (
                 out is None or (type(out) is np.ndarray and out.dtype is _F32)):
-            (t, bo), (le, ri) = g.pads
-            return _cpu._C.conv2d_forward(x, w, b, g.stride, (t, bo, le, ri), g.dilation,
-                                          g.groups, bool(relu), out, algo)
+            return _cpu._C.conv2d_forward(x, w, b, *hit[1], bool(relu), out, algo)
     x0, w0 = x, w
     x, w, g = _geometry(x, w, stride, padding, dilation, groups)
     if b is not None:
@@ -143,13 +147,13 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, stride: obj
     Gradients not asked for (``need_* = False``) come back as None. After a fused ReLU,
     mask dy first with ``relu_backward(dy, y)``.
     """
-    g = (_cached_geometry(x, w, stride, padding, dilation, groups)
-         if get_backend() == "cpu" else None)  # a layer's repeated call: validated before
-    if (g is not None and type(dy) is np.ndarray and dy.dtype is _F32
-            and dy.flags.c_contiguous and dy.shape == g.y_shape):
-        (t, bo), (le, ri) = g.pads
-        return _cpu._C.conv2d_backward(dy, x, w, g.stride, (t, bo, le, ri), g.dilation,
-                                       g.groups, bool(need_dx), bool(need_dw), bool(need_db))
+    hit = (_cached_geometry(x, w, stride, padding, dilation, groups)
+           if get_backend() == "cpu" else None)  # a layer's repeated call: validated before
+    if (hit is not None and type(dy) is np.ndarray and dy.dtype is _F32
+            and dy.shape == hit[2] and dy.flags.c_contiguous):
+        return _cpu._C.conv2d_backward(dy, x, w, *hit[1], bool(need_dx), bool(need_dw),
+                                       bool(need_db))
+    g = hit[0] if hit is not None else None
     if g is None:
         x0, w0 = x, w
         x, w, g = _geometry(x, w, stride, padding, dilation, groups)

@@ -56,6 +56,9 @@ _global_avg_pool2d_backward = register(Op(
 #: Validated geometries of recent calls, keyed by shape and plain hyper-parameters (a layer
 #: pools the same shapes every step: LeNet's tiny pools were dominated by re-validation).
 _GEOMETRIES: dict[tuple, PoolGeometry] = {}
+#: For each: the C++ entry points' arguments (pool_size, stride, (top, bottom, left, right))
+#: and the output shape, built once.
+_CALL_ARGS: dict[tuple, tuple[tuple, tuple]] = {}
 _DEFAULT_STRIDE = object()  # stride=None in a key (no user value can equal it)
 
 
@@ -69,22 +72,27 @@ def _checked(x, pool_size, stride, padding, name="x") -> tuple[np.ndarray, PoolG
         if None not in key:
             if len(_GEOMETRIES) >= 512:
                 _GEOMETRIES.clear()
+                _CALL_ARGS.clear()
             _GEOMETRIES[key] = g
+            (t, b), (le, r) = g.pads
+            _CALL_ARGS[key] = ((g.pool_size, g.stride, (t, b, le, r)), g.y_shape)
     return x, g
 
 
 _F32 = np.dtype(np.float32)
+_C = _cpu_ops._C
 
 
-def _fast_geometry(x, pool_size, stride, padding) -> PoolGeometry | None:
-    """The geometry of a repeated call (a pooling layer's, every step) with a float32
-    C-contiguous x on the cpu backend, validated before (cached by _checked), or None."""
+def _fast_call(x, pool_size, stride, padding) -> tuple[tuple, tuple] | None:
+    """For a repeated call (a pooling layer's, every step) with a float32 C-contiguous x on
+    the cpu backend, validated before (cached by _checked): the C++ call's (pool_size,
+    stride, pads4) and the output shape; else None."""
     if not (type(x) is np.ndarray and x.dtype is _F32 and x.flags.c_contiguous
             and get_backend() == "cpu"):
         return None
     key = (x.shape, _plain(pool_size), _DEFAULT_STRIDE if stride is None else _plain(stride),
            _plain(padding))
-    return None if None in key else _GEOMETRIES.get(key)
+    return None if None in key else _CALL_ARGS.get(key)
 
 
 def _checked_dy(dy, g: PoolGeometry) -> np.ndarray:
@@ -130,10 +138,9 @@ def avg_pool2d(x: np.ndarray, pool_size: object = 2, stride: object = None,
     count_include_pad=False (Keras/TF, default): divide by the number of real input cells
     in the window; True (PyTorch's default): divide by the window area.
     """
-    g = _fast_geometry(x, pool_size, stride, padding) if out is None else None
-    if g is not None:
-        return _cpu_ops.avg_pool2d(x, g.pool_size, g.stride, g.pads,
-                                   count_include_pad=bool(count_include_pad))
+    fast = _fast_call(x, pool_size, stride, padding) if out is None else None
+    if fast is not None:
+        return _C.avg_pool2d_forward(x, *fast[0], bool(count_include_pad), None)
     x, g = _checked(x, pool_size, stride, padding)
     out_array(out, g.y_shape)
     return _avg_pool2d(x, g.pool_size, g.stride, g.pads,
@@ -149,12 +156,11 @@ def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool_size: object = 2,
     through_tanh: x is the output of a tanh (conv -> tanh -> pool); return the gradient with
     respect to the tanh's input, ``tanh_backward(dx, x)``, in the same pass over dx.
     """
-    g = _fast_geometry(x, pool_size, stride, padding)
-    if (g is not None and type(dy) is np.ndarray and dy.dtype is _F32
-            and dy.flags.c_contiguous and dy.shape == g.y_shape):
-        return _cpu_ops.avg_pool2d_backward(dy, x, g.pool_size, g.stride, g.pads,
-                                            count_include_pad=bool(count_include_pad),
-                                            through_tanh=bool(through_tanh))
+    fast = _fast_call(x, pool_size, stride, padding)
+    if (fast is not None and type(dy) is np.ndarray and dy.dtype is _F32
+            and dy.shape == fast[1] and dy.flags.c_contiguous):
+        return _C.avg_pool2d_backward(dy, x, *fast[0], bool(count_include_pad),
+                                      bool(through_tanh))
     x, g = _checked(x, pool_size, stride, padding)
     dy = _checked_dy(dy, g)
     return _avg_pool2d_backward(dy, x, g.pool_size, g.stride, g.pads,

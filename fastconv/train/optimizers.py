@@ -137,13 +137,19 @@ class Adam(Optimizer):
 
     def step(self, params: Iterable) -> None:
         """One update of every trainable parameter that has a gradient: one fused pass per
-        array, the L2 penalty (weight_decay without decoupling) folded into it."""
+        array, the L2 penalty (weight_decay without decoupling) folded into it, all arrays in
+        one call (fastconv.ops.optim.adam_update_multi)."""
         self.iterations += 1
         lr = self.lr
         wd = self.weight_decay
         l2, decay = (0.0, lr * wd) if self.decoupled else (wd, 0.0)
         scalars: dict[int, tuple] = {}  # step count -> the kernel's scalars (usually one t)
         state = self._state
+        ws: list[np.ndarray] = []
+        gs: list[np.ndarray] = []
+        ms: list[np.ndarray] = []
+        vs: list[np.ndarray] = []
+        scs: list[tuple] = []
         for p in params:
             g = p.grad
             if g is None or not getattr(p, "trainable", True):
@@ -161,12 +167,19 @@ class Adam(Optimizer):
                                    1 / math.sqrt(1 - self.beta2 ** t), self.eps, l2, decay)
             if g.dtype != w.dtype or not g.flags.c_contiguous:
                 g = np.ascontiguousarray(g, dtype=w.dtype)
-            if w.flags.c_contiguous and w.flags.writeable:
-                # one fused pass (C++ for float32): ResNet-50's 25 M parameters make every
+            wf = w.flags
+            if wf.c_contiguous and wf.writeable:
+                # fused passes (C++ for float32): ResNet-50's 25 M parameters make every
                 # NumPy temporary count, LeNet-5's small arrays every call
-                _ops_optim.adam_update_scalars(w, g, st["m"], st["v"], sc)
+                ws.append(w)
+                gs.append(g)
+                ms.append(st["m"])
+                vs.append(st["v"])
+                scs.append(sc)
             else:
                 _reference.adam_update(w, g, st["m"], st["v"], **_adam_kw(sc))
+        if ws:
+            _ops_optim.adam_update_multi(ws, gs, ms, vs, scs)
 
 
 def _adam_kw(sc: tuple) -> dict:

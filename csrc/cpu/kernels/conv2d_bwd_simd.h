@@ -93,10 +93,10 @@ static inline void keep_in_register(vf& v) {
 
 // acc[i][v] += s[i * ss] * d[v]: the rank-1 update of the broadcast-FMA tiles, one broadcast
 // feeding NV FMAs (kept in a register, not folded into NV memory-operand FMAs). Fully
-// unrolled up to MR = 16 (a partly unrolled loop sends the accumulators through the stack).
+// unrolled up to MR = 24 (a partly unrolled loop sends the accumulators through the stack).
 template <int MR, int NV>
 static inline void bcast_fma(vf (&acc)[MR][NV], const float* s, int64_t ss, const vf (&d)[NV]) {
-#pragma GCC unroll 16
+#pragma GCC unroll 24
   for (int i = 0; i < MR; ++i) {
     vf b = vbcast(s[i * ss]);
     keep_in_register(b);

@@ -39,7 +39,10 @@ using namespace bwd;
 
 constexpr int kNVw = kRegs == 32 ? 4 : 2;    // K vectors per tile (max)
 constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
-constexpr int kMCmax = 12;  // rows per tile (max)
+// Rows per tile (max). With one K vector (K <= 16: LeNet-5's conv2, 30 rows of 16) AVX-512's
+// 32 registers hold 24 rows, so each dy vector is loaded for 15 FMAs instead of 10 (2 tiles
+// over the pixels instead of 3); each dw element is still one sum over the pixels in order.
+constexpr int kMCmax = kRegs == 32 ? 24 : 12;
 
 // Pixels per block: a tile's D slice (64 pixels x 4 vectors, 16 KiB) and X lines stay in L1
 // while it runs. Each block reloads the thread's dw tiles (prefetched, from L2 or L3); longer
@@ -86,7 +89,7 @@ void dw_tile(const TileArgs& a) {
   const PixRow* rows = a.rows;
   const int64_t jo = a.jo, ko = a.ko;
   vf acc[MC][NV];
-#pragma GCC unroll 16
+#pragma GCC unroll 24
   for (int i = 0; i < MC; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
@@ -101,7 +104,7 @@ void dw_tile(const TileArgs& a) {
     for (int v = 0; v < NV; ++v) d[v] = vload(dq + v * VL);
     bcast_fma(acc, xq, 1, d);
   } while (++q < np);
-#pragma GCC unroll 16
+#pragma GCC unroll 24
   for (int i = 0; i < MC; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
@@ -114,12 +117,21 @@ using DwFn = void (*)(const TileArgs&);
 #define FC_DW_NO {{nullptr, nullptr}, {nullptr, nullptr}}
 #define FC_DW_MC(MC) {FC_DW_NV(MC, 1), FC_DW_NV(MC, 2), FC_DW_NV(MC, 3), FC_DW_NV(MC, 4)}
 #define FC_DW_MC12(MC) {FC_DW_NV(MC, 1), FC_DW_NV(MC, 2), FC_DW_NO, FC_DW_NO}
+#define FC_DW_MC24(MC) {FC_DW_NV(MC, 1), FC_DW_NO, FC_DW_NO, FC_DW_NO}
 // [MC - 1][NV - 1][ROWS][TAIL]. MC > 8 only with NV <= 2 (a K of 16 or 32: taller tiles,
-// fewer broadcasts per FMA).
+// fewer loads per FMA), MC > 12 only with NV = 1 on 32 registers.
 const DwFn kDw[kMCmax][4][2][2] = {FC_DW_MC(1), FC_DW_MC(2), FC_DW_MC(3), FC_DW_MC(4),
                                    FC_DW_MC(5), FC_DW_MC(6), FC_DW_MC(7), FC_DW_MC(8),
                                    FC_DW_MC12(9), FC_DW_MC12(10), FC_DW_MC12(11),
-                                   FC_DW_MC12(12)};
+                                   FC_DW_MC12(12)
+#if defined(FC_ISA_avx512)
+                                   , FC_DW_MC24(13), FC_DW_MC24(14), FC_DW_MC24(15),
+                                   FC_DW_MC24(16), FC_DW_MC24(17), FC_DW_MC24(18),
+                                   FC_DW_MC24(19), FC_DW_MC24(20), FC_DW_MC24(21),
+                                   FC_DW_MC24(22), FC_DW_MC24(23), FC_DW_MC24(24)
+#endif
+};
+#undef FC_DW_MC24
 #undef FC_DW_MC12
 #undef FC_DW_MC
 #undef FC_DW_NO
@@ -539,7 +551,9 @@ void conv2d_bwd_bias(const ConvParams& p, const float* dy, float* db) {
   constexpr int64_t kChunk = 256;  // pixels per partial sum: fixed, not per thread
   const int64_t chunks = (pixels + kChunk - 1) / kChunk;
   float* part = workspace(41, size_t(chunks * K));
-#pragma omp parallel for num_threads(threads_for(32.0 * pixels * K)) schedule(static)
+  // One pass over dy, memory-bound: one thread below 2^18 floats, as the pooling kernels
+  // (LeNet-5's 150 k and 51 k took 20-30 us, less than a fork of a sleeping worker costs).
+#pragma omp parallel for num_threads(threads_for(4.0 * pixels * K)) schedule(static)
   for (int64_t ch = 0; ch < chunks; ++ch) {
     float* __restrict acc = part + ch * K;
     for (int64_t k = 0; k < K; ++k) acc[k] = 0.0f;

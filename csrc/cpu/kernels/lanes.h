@@ -150,9 +150,12 @@ template <int L>
 using Lanes = std::integral_constant<int, L>;
 
 // Threads for a memory-bound region over `elements` floats: small layers (LeNet's maps are
-// 50-150 k floats) run on the calling thread, where a fork/join costs more than it saves.
-// Results never depend on it (one writer per output, fixed reduction orders).
-constexpr int64_t kSerialElements = int64_t(1) << 16;
+// 50-150 k floats, 30-140 us on one thread) run on the calling thread, where a fork/join
+// costs more than it saves: the second core's worker has gone to sleep during the Python
+// between two ops, and on a busy host it waits for that core (LeNet's 28x28x6 pool forward:
+// 39 us on 1 thread, 86 us best of 200 on 2 with the host loaded). Results never depend on
+// it (one writer per output, fixed reduction orders).
+constexpr int64_t kSerialElements = int64_t(1) << 18;
 inline int threads_for_elements(int64_t elements) {
   return elements < kSerialElements ? 1 : num_threads();
 }
