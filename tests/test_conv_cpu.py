@@ -104,6 +104,7 @@ def test_each_variant_matches_reference(isa, algo, data, seed, relu: bool, with_
 
 
 @pytest.mark.parametrize("shape", [(3, 17, 13, 8, 24, 3, 3, 2, 1), (1, 28, 28, 16, 32, 5, 5, 1, 2),
+                                   (1, 28, 28, 32, 16, 5, 5, 1, 2),  # winograd5: 8 blocks of 25
                                    (2, 30, 30, 3, 16, 7, 7, 2, 3), (2, 9, 11, 19, 37, 1, 1, 1, 0),
                                    (1, 10, 12, 40, 40, 3, 3, 1, 1), (3, 7, 9, 5, 20, 3, 3, 1, 1),
                                    (2, 32, 70, 1, 13, 5, 5, 1, 2)])
