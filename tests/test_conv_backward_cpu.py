@@ -263,7 +263,8 @@ def test_conv2d_backward_dx_runs_1x1_gemm(isa):
 def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
     fc.set_isa(isa)
     rng = np.random.default_rng(7)
-    # C, K not whole blocks; enough tiles for "auto" to pick Winograd (>= 512 2x2 for 5x5)
+    # C, K not whole blocks; enough tiles for "auto" to pick Winograd (>= 512 2x2 for 5x5;
+    # 192 for narrow layers)
     n, c = (2, 40) if fr == 3 else (3, 24)
     x = rng.standard_normal((n, 35, 33, c)).astype(np.float32)
     w = rng.standard_normal((fr, fr, c, k)).astype(np.float32)

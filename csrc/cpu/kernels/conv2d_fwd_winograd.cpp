@@ -3,9 +3,11 @@
 // input patch with 36 multiplies per (c, k) instead of M^2 R^2 (144 for 4x4 outputs of a 3x3
 // filter, 100 for 2x2 outputs of a 5x5 one): transform the weights (U = G g G^T, per call)
 // and each input patch (V = B^T d B), multiply element-wise and sum over channels -- for each
-// of the 36 positions a (tiles x C) times (C x K) GEMM, run by the same register-blocked
-// microkernel as the direct convolution -- then transform back (Y = A^T M A) with the bias
-// and ReLU. Both use the interpolation points 0, +-1, +-2 and infinity, so they share B^T.
+// of the 36 positions a (tiles x C) times (C x K) GEMM, run by the direct convolution's
+// register-blocked broadcast-FMA steps (all 36 in one call, gemm_positions) -- then transform
+// back (Y = A^T M A) with the bias and ReLU. One parallel region per call (each region start
+// wakes the workers) runs the weight transform, then the blocks of tiles. Both use the
+// interpolation points 0, +-1, +-2 and infinity, so they share B^T.
 // The transforms run on vectors of channels (NHWC keeps them contiguous).
 //
 // Working memory per thread is one block of tiles (36 x tiles x C inputs, 36 x tiles x K
