@@ -121,6 +121,7 @@ THREAD_SHAPES = [
     (2, 12, 13, 16, 32, 5, 5, 1, 2, 1),  # dw: x read in place + packed edges, 12-row tiles
     (2, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # "auto" dx and dw: Winograd F(2x2, 5x5)
     (8, 14, 14, 6, 16, 5, 5, 1, 0, 1),  # LeNet-5 conv2: dw tiles of 15 rows x 1 vector
+    (1, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # dw Winograd at 196 tiles: 8 blocks of 25
 ]
 
 
@@ -290,7 +291,8 @@ def test_conv2d_backward_dx_runs_1x1_gemm(isa):
 def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
     fc.set_isa(isa)
     rng = np.random.default_rng(7)
-    # C, K not whole blocks; enough tiles for "auto" to pick Winograd (>= 512 2x2 for 5x5)
+    # C, K not whole blocks; enough tiles for "auto" to pick Winograd (>= 512 2x2 for 5x5;
+    # 192 for narrow layers)
     n, c = (2, 40) if fr == 3 else (3, 24)
     x = rng.standard_normal((n, 35, 33, c)).astype(np.float32)
     w = rng.standard_normal((fr, fr, c, k)).astype(np.float32)
@@ -308,6 +310,30 @@ def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
                                 "cvec")[1]
     assert np.array_equal(off, forced)
     assert np.abs(off - ref).max() / np.abs(ref).max() < err  # the direct sum is tighter
+
+
+@pytest.mark.parametrize("n, hw, c, k", [(1, 28, 16, 32), (1, 27, 20, 24), (1, 30, 16, 40)])
+def test_conv2d_backward_dw_winograd_one_narrow_image(isa, n, hw, c, k, monkeypatch):
+    # Narrow 5x5 layers (C K <= 1024) run dw by Winograd from 192 2x2 tiles (one 28x28 image;
+    # 6 or 7 blocks of 32 tiles become 8 smaller ones), within the Winograd tolerance.
+    fc.set_isa(isa)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((n, hw, hw, c)).astype(np.float32)
+    w = rng.standard_normal((5, 5, c, k)).astype(np.float32)
+    dy = rng.standard_normal((n, hw, hw, k)).astype(np.float32)
+    dw = fc.conv2d_backward(dy, x, w, padding=2, need_dx=False, need_db=False)[1]
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), padding=2)[1]
+    err = np.abs(dw - ref).max() / np.abs(ref).max()
+    assert err < WINOGRAD_TOL
+    monkeypatch.setenv("FASTCONV_WINOGRAD", "0")
+    off = fc.conv2d_backward(dy, x, w, padding=2, need_dx=False, need_db=False)[1]
+    assert np.abs(off - ref).max() / np.abs(ref).max() < err  # so Winograd ran above
+    monkeypatch.delenv("FASTCONV_WINOGRAD")
+    for t in (2, 3):
+        fc.set_num_threads(t)
+        assert np.array_equal(
+            fc.conv2d_backward(dy, x, w, padding=2, need_dx=False, need_db=False)[1], dw)
 
 
 # One input channel, stride 1 along the width: "auto" dw runs vectors along the output row.

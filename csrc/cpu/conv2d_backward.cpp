@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include "common.h"
 #include "memory.h"
 #include "threads.h"
@@ -72,10 +76,10 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
   t.finalize();
   if (t.P != p.H || t.Q != p.W) return nullptr;
   // What the forward's "auto" runs (Winograd only above 14x14 outputs). At 14x14 and 7x7
-  // the direct forward (two-row tiles at 7x7) ran these dx 1.1-1.4x faster than Winograd and
-  // 1.2-2x faster than the dx tiles, once a call has 392 pixels to share the weight repack
-  // (ResNet-50's 256- and 512-channel 3x3 layers at batch 2-16, 1 thread); below that, and
-  // on narrow layers, the dx tiles stay.
+  // the direct forward ran these dx 1.1-1.5x faster than Winograd and 1.2-2x faster than the
+  // dx tiles, once a call has 392 pixels to share the weight repack (ResNet-50's 256- and
+  // 512-channel 3x3 layers at batch 2-16, 1 thread); below that, and on narrow layers, the
+  // dx tiles stay.
   const std::string name = conv2d_forward_choose(t).name;
   if (name == "winograd" || name == "winograd5" || name == "gemm1x1")
     return name == "winograd" ? "winograd" : name == "winograd5" ? "winograd5" : "gemm1x1";
@@ -84,7 +88,9 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
   return direct_wins ? "direct" : nullptr;
 }
 
-// wt[r][s][k][c] = w[R-1-r][S-1-s][c][k], in 16 x 16 blocks (each a 1 KiB read and write).
+// wt[r][s][k][c] = w[R-1-r][S-1-s][c][k], in 16 x 16 blocks (each a 1 KiB read and write);
+// whole blocks by 4 x 4 SSE transposes (the scalar loop took 15 us of the Inception 5x5
+// layer's 160 us dx at batch 1, these 6 us).
 void rotate_swap(const ConvParams& p, const float* w, float* wt) {
   const int64_t RS = p.R * p.S, C = p.C, K = p.K, cb = (C + 15) / 16, kb = (K + 15) / 16;
 #pragma omp parallel for num_threads(RS * C * K < (1 << 18) ? 1 : num_threads()) schedule(static)
@@ -92,8 +98,25 @@ void rotate_swap(const ConvParams& p, const float* w, float* wt) {
     const int64_t rs = task / (cb * kb), c0 = task / kb % cb * 16, k0 = task % kb * 16;
     const float* src = w + (RS - 1 - rs) * C * K;
     float* dst = wt + rs * K * C;
-    for (int64_t k = k0; k < std::min(K, k0 + 16); ++k)
-      for (int64_t c = c0; c < std::min(C, c0 + 16); ++c) dst[k * C + c] = src[c * K + k];
+    const int64_t k1 = std::min(K, k0 + 16), c1 = std::min(C, c0 + 16);
+#if defined(__SSE__)
+    if (k1 - k0 == 16 && c1 - c0 == 16) {
+      for (int64_t c = c0; c < c1; c += 4)
+        for (int64_t k = k0; k < k1; k += 4) {
+          __m128 r0 = _mm_loadu_ps(src + c * K + k), r1 = _mm_loadu_ps(src + (c + 1) * K + k);
+          __m128 r2 = _mm_loadu_ps(src + (c + 2) * K + k);
+          __m128 r3 = _mm_loadu_ps(src + (c + 3) * K + k);
+          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+          _mm_storeu_ps(dst + k * C + c, r0);
+          _mm_storeu_ps(dst + (k + 1) * C + c, r1);
+          _mm_storeu_ps(dst + (k + 2) * C + c, r2);
+          _mm_storeu_ps(dst + (k + 3) * C + c, r3);
+        }
+      continue;
+    }
+#endif
+    for (int64_t k = k0; k < k1; ++k)
+      for (int64_t c = c0; c < c1; ++c) dst[k * C + c] = src[c * K + k];
   }
 }
 
@@ -126,13 +149,16 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   }
   // dw by Winograd where the forward runs Winograd (same switch, same error class) and the
   // tiles are enough to pay for its 36 x C x K sums per task (5x5: 2x2 tiles, so 4x as many
-  // for the same pixels; measured slower than the tiles at 196, faster at 3136).
+  // for the same pixels; measured faster than the tiles at 3136; at 196, one 28x28 image,
+  // only for narrow layers: Inception 16->32 1.25x on 1 thread, 1.1x on 2; 32->96 tied;
+  // 100 tiles lost).
   const std::string fwd =
       conv2d_winograd_amortized(p) ? "winograd" : conv2d_forward_choose(p).name;
   const int64_t m = fwd == "winograd5" ? 2 : 4;
   const int64_t tiles = p.N * ((p.P + m - 1) / m) * ((p.Q + m - 1) / m);
+  const int64_t tiles5 = p.C * p.K <= 1024 ? 192 : 512;
   if (dw && algo == "auto" && ((fwd == "winograd" && tiles >= 128) ||
-                               (fwd == "winograd5" && tiles >= 512))) {
+                               (fwd == "winograd5" && tiles >= tiles5))) {
     FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw);
   } else if (dw && algo == "auto" && p.C == 1 && p.groups == 1 && p.stride_w == 1 &&
              p.dil_w == 1) {

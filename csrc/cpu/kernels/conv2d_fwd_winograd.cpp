@@ -3,9 +3,11 @@
 // input patch with 36 multiplies per (c, k) instead of M^2 R^2 (144 for 4x4 outputs of a 3x3
 // filter, 100 for 2x2 outputs of a 5x5 one): transform the weights (U = G g G^T, per call)
 // and each input patch (V = B^T d B), multiply element-wise and sum over channels -- for each
-// of the 36 positions a (tiles x C) times (C x K) GEMM, run by the same register-blocked
-// microkernel as the direct convolution -- then transform back (Y = A^T M A) with the bias
-// and ReLU. Both use the interpolation points 0, +-1, +-2 and infinity, so they share B^T.
+// of the 36 positions a (tiles x C) times (C x K) GEMM, run by the direct convolution's
+// register-blocked broadcast-FMA steps (all 36 in one call, gemm_positions) -- then transform
+// back (Y = A^T M A) with the bias and ReLU. One parallel region per call (each region start
+// wakes the workers) runs the weight transform, then the blocks of tiles. Both use the
+// interpolation points 0, +-1, +-2 and infinity, so they share B^T.
 // The transforms run on vectors of channels (NHWC keeps them contiguous).
 //
 // Working memory per thread is one block of tiles (36 x tiles x C inputs, 36 x tiles x K
@@ -91,7 +93,8 @@ void transform_weights(const ConvParams& p, const float* w, float* U, int64_t nk
   constexpr int R = F::R, KB = NVW * V;
   const int64_t C = p.C, K = p.K;
   // K blocks outer, channels inner: each of the 36 output streams is written sequentially.
-#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C)) schedule(static) collapse(2)
+  // An orphaned loop: it shares run's parallel region (one fork per call, not two).
+#pragma omp for schedule(static) collapse(2)
   for (int64_t kb = 0; kb < nkb; ++kb)
     for (int64_t c = 0; c < C; ++c)
       for (int kk = 0; kk < KB; kk += V) {
@@ -203,59 +206,108 @@ struct TileIter {
   }
 };
 
-// NVW: K vectors per GEMM block (2; 1 when K fits one vector, so no half-empty blocks).
-template <class F, int NVW>
-void run(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
-  constexpr int M = F::M, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
-  const int64_t C = p.C, K = p.K, nkb = (K + KB - 1) / KB;
-  float* U = workspace(0, size_t(36 * nkb * C * KB));
-  float* bp = workspace(1, size_t(nkb * KB));
-  for (int64_t k = 0; k < nkb * KB; ++k) bp[k] = (b && k < K) ? b[k] : 0.0f;
-  transform_weights<F, NVW>(p, w, U, nkb);
-
-  const int64_t TH = (p.P + M - 1) / M, TW = (p.Q + M - 1) / M, ntiles = p.N * TH * TW;
-  // Tiles per block: the GEMMs read all of U (36 C K floats) once per block, so blocks grow
-  // with C K to keep that traffic small next to the block's FLOPs (36 tiles C K).
-  // Few tiles of a narrow layer: smaller blocks, down to one microkernel width, to have at
-  // least 8 (batch 1 at 28x28: 14 blocks of 14 tiles, not 7 of 28 that split 4:3 over 2
-  // threads). Not for wide layers: each block re-reads U, and K-split tasks redo the input
-  // transform (it slowed ResNet's 3x3 layers at batch 1).
-  int64_t mult = std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
-  while (C * K <= 1024 && mult > 1 && (ntiles + WB * mult - 1) / (WB * mult) < 8) --mult;
-  const int64_t TB = WB * mult;
-  const int64_t nblocks = (ntiles + TB - 1) / TB;
-  // Split the K blocks too when there are few tile blocks (batch 1, small images).
-  const int64_t nkc = std::min<int64_t>(nkb, (16 + nblocks - 1) / nblocks);
-  const int64_t kper = (nkb + nkc - 1) / nkc;
-  const int64_t cfull = C / V * V;
-  // Channels per GEMM pass (partial sums accumulate in Mb): one pass unless very wide.
-  const int64_t Cb = C > 1024 ? 512 : C, ncb = (C + Cb - 1) / Cb;
-  alignas(64) static const float zeros[KB] = {};
-
-#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C)) schedule(static)
-  for (int64_t task = 0; task < nblocks * nkc; ++task) {
-    const int64_t blk = task / nkc, kc = task % nkc;
-    const int64_t kb0 = kc * kper, kb1 = std::min(nkb, kb0 + kper), ks = (kb1 - kb0) * KB;
-    if (kb0 >= kb1) continue;
-    const int64_t t0 = blk * TB, tb = std::min<int64_t>(TB, ntiles - t0);
-    const int64_t esv = TB * C + kSkew, esm = TB * ks + kSkew;
-    float* Vb = workspace(3, size_t(36 * esv));
-    float* Mb = workspace(4, size_t(36 * esm));
-    TileIter it(t0, TH, TW);
-    for (int j = 0; j < tb; ++j, it.next()) {
-      const int64_t n = it.n, ih0 = it.th * M - p.pad_t, iw0 = it.tw * M - p.pad_l;
-      if (ih0 >= 0 && ih0 + 6 <= p.H && iw0 >= 0 && iw0 + 6 <= p.W) {
-        for (int64_t c = 0; c < cfull; c += V)
-          input_tile<vf, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
-        for (int64_t c = cfull; c < C; ++c)
-          input_tile<float, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
-      } else {
-        for (int64_t c = 0; c < cfull; c += V)
-          input_tile<vf, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
-        for (int64_t c = cfull; c < C; ++c)
-          input_tile<float, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
+// The GEMMs of several positions e in one call, for a block's single channel pass: for each e,
+// y[e] (WB pixels x NV vectors) = x[e] (WB x L, pixel stride L) times w[e] (L x NV vectors).
+// With the short reductions of narrow layers (L = C = 16) the microkernel's per-call work
+// (bias, accumulate and tail checks, a dispatch per position) took a third of the GEMM time;
+// here the accumulators start at zero and the loop over e stays inside. Same sums, same order.
+template <int WB, int NV>
+__attribute__((noinline)) void gemm_positions(const float* x, int64_t xe, const float* w,
+                                              int64_t we, float* y, int64_t ye, int64_t ys,
+                                              int L, int ne) {
+  for (int e = 0; e < ne; ++e, x += xe, w += we, y += ye) {
+    vf acc[WB][NV];
+    for (int j = 0; j < WB; ++j)
+      for (int v = 0; v < NV; ++v) acc[j][v] = vf{};
+    const float* __restrict wp = w;
+#if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
+    constexpr PixAddr a = pix_addr(WB);
+    const float* pb[a.nb > 0 ? a.nb : 1];
+    for (int b = 0; b < a.nb; ++b) pb[b] = x + a.base[b] * L;
+    const int64_t xsb = L * int64_t(sizeof(float)), xs3b = 3 * xsb;
+    constexpr auto pix = std::make_integer_sequence<int, WB>();
+    int c = 0;
+    for (; c + 2 <= L; c += 2, wp += 2 * NV * V) {
+      vf wv[NV], wv1[NV];
+      for (int v = 0; v < NV; ++v) wv[v] = loadu(wp + v * V);
+      fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
+      for (int v = 0; v < NV; ++v) wv1[v] = loadu(wp + (NV + v) * V);
+      fma_step<1, WB, NV>(acc, wv1, pb, xsb, xs3b, pix);
+      for (int b = 0; b < a.nb; ++b) pb[b] += 2;
+    }
+    if (c < L) {
+      vf wv[NV];
+      for (int v = 0; v < NV; ++v) wv[v] = loadu(wp + v * V);
+      fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
+    }
+#else
+    for (int c = 0; c < L; ++c, wp += NV * V) {
+      vf wv[NV];
+      for (int v = 0; v < NV; ++v) wv[v] = loadu(wp + v * V);
+#pragma GCC unroll 32
+      for (int j = 0; j < WB; ++j) {
+        const float xv = x[j * L + c];
+        for (int v = 0; v < NV; ++v) acc[j][v] += xv * wv[v];
       }
     }
+#endif
+    for (int j = 0; j < WB; ++j)
+      for (int v = 0; v < NV; ++v) storeu(y + j * ys + v * V, acc[j][v]);
+  }
+}
+
+using PosFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t,
+                       int, int);
+// gemm_positions for a block of wb pixels (1 <= wb <= the full tile width).
+template <int NV, int... I>
+PosFn positions_for(int wb, std::integer_sequence<int, I...>) {
+  static const PosFn table[] = {&gemm_positions<I + 1, NV>...};
+  return table[wb - 1];
+}
+template <int NV>
+PosFn positions_for(int wb) {
+  return positions_for<NV>(wb, std::make_integer_sequence<int, NV == 2 ? WB_2 : WB_1>());
+}
+
+// Geometry of one call: tiles, blocks of tiles, K split, channel passes.
+struct Plan {
+  int64_t TH, TW, ntiles, TB, nblocks, nkc, kper, Cb, ncb;
+};
+
+// Transform block blk's tiles, run its 36 GEMMs for K blocks [kb0, kb1), transform back.
+template <class F, int NVW>
+void run_block(const ConvParams& p, const Plan& pl, const float* x, const float* U,
+               const float* bp, float* y, int64_t blk, int64_t kb0, int64_t kb1) {
+  constexpr int M = F::M, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
+  alignas(64) static const float zeros[KB] = {};
+  const int64_t C = p.C, K = p.K, nkb = (K + KB - 1) / KB, cfull = C / V * V;
+  const int64_t ks = (kb1 - kb0) * KB;
+  const int64_t t0 = blk * pl.TB, tb = std::min<int64_t>(pl.TB, pl.ntiles - t0);
+  const int64_t esv = pl.TB * C + kSkew, esm = pl.TB * ks + kSkew;
+  float* Vb = workspace(3, size_t(36 * esv));
+  float* Mb = workspace(4, size_t(36 * esm));
+  TileIter it(t0, pl.TH, pl.TW);
+  for (int j = 0; j < tb; ++j, it.next()) {
+    const int64_t n = it.n, ih0 = it.th * M - p.pad_t, iw0 = it.tw * M - p.pad_l;
+    if (ih0 >= 0 && ih0 + 6 <= p.H && iw0 >= 0 && iw0 + 6 <= p.W) {
+      for (int64_t c = 0; c < cfull; c += V)
+        input_tile<vf, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
+      for (int64_t c = cfull; c < C; ++c)
+        input_tile<float, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
+    } else {
+      for (int64_t c = 0; c < cfull; c += V)
+        input_tile<vf, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
+      for (int64_t c = cfull; c < C; ++c)
+        input_tile<float, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
+    }
+  }
+  if (pl.ncb == 1) {  // one channel pass: all 36 positions per call
+    for (int64_t kb = kb0; kb < kb1; ++kb)
+      for (int64_t j0 = 0; j0 < tb; j0 += WB)
+        positions_for<NVW>(int(std::min<int64_t>(WB, tb - j0)))(
+            Vb + j0 * C, esv, U + kb * C * KB, nkb * C * KB, Mb + j0 * ks + (kb - kb0) * KB,
+            esm, ks, int(C), 36);
+  } else {  // very wide layers: channel passes accumulate in Mb
     Tile tl;
     tl.xs = C;
     tl.rs = 0;
@@ -269,9 +321,9 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
     tl.kvalid = KB;
     tl.relu = false;
     for (int e = 0; e < 36; ++e)
-      for (int64_t cb = 0; cb < ncb; ++cb) {
-        const int64_t c0 = cb * Cb;
-        tl.L = int(std::min(Cb, C - c0));
+      for (int64_t cb = 0; cb < pl.ncb; ++cb) {
+        const int64_t c0 = cb * pl.Cb;
+        tl.L = int(std::min(pl.Cb, C - c0));
         tl.accum = cb > 0;
         for (int64_t kb = kb0; kb < kb1; ++kb) {
           tl.w = U + ((e * nkb + kb) * C + c0) * KB;
@@ -283,10 +335,55 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
           }
         }
       }
-    TileIter ot(t0, TH, TW);
-    for (int j = 0; j < tb; ++j, ot.next())
-      for (int64_t k = kb0 * KB; k < std::min(K, kb1 * KB); k += V)
-        output_tile<F>(p, Mb, esm, ks, j, k - kb0 * KB, bp, ot.n, ot.th * M, ot.tw * M, k, y);
+  }
+  TileIter ot(t0, pl.TH, pl.TW);
+  for (int j = 0; j < tb; ++j, ot.next())
+    for (int64_t k = kb0 * KB; k < std::min(K, kb1 * KB); k += V)
+      output_tile<F>(p, Mb, esm, ks, j, k - kb0 * KB, bp, ot.n, ot.th * M, ot.tw * M, k, y);
+}
+
+// NVW: K vectors per GEMM block (2; 1 when K fits one vector, so no half-empty blocks).
+template <class F, int NVW>
+void run(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+  constexpr int M = F::M, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
+  const int64_t C = p.C, K = p.K, nkb = (K + KB - 1) / KB;
+  float* U = workspace(0, size_t(36 * nkb * C * KB));
+  float* bp = workspace(1, size_t(nkb * KB));
+  for (int64_t k = 0; k < nkb * KB; ++k) bp[k] = (b && k < K) ? b[k] : 0.0f;
+
+  Plan pl;
+  pl.TH = (p.P + M - 1) / M, pl.TW = (p.Q + M - 1) / M, pl.ntiles = p.N * pl.TH * pl.TW;
+  // Tiles per block: the GEMMs read all of U (36 C K floats) once per block, so blocks grow
+  // with C K to keep that traffic small next to the block's FLOPs (36 tiles C K).
+  // Few tiles of a narrow layer: smaller blocks, down to one microkernel width, to have at
+  // least 8 (batch 1 at 28x28: 14 blocks of 14 tiles, not 7 of 28 that split 4:3 over 2
+  // threads). Not for wide layers: each block re-reads U, and K-split tasks redo the input
+  // transform (it slowed ResNet's 3x3 layers at batch 1).
+  int64_t mult = std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
+  while (C * K <= 1024 && mult > 1 && (pl.ntiles + WB * mult - 1) / (WB * mult) < 8) --mult;
+  pl.TB = WB * mult;
+  // Still under 8 blocks (a 28x28 image's 196 tiles in 28-tile blocks for the dx of the
+  // Inception 5x5 layer, K = 16): 8 blocks of fewer tiles, not 7 that split 4:3 over 2
+  // threads. Blocking does not change any tile's sums.
+  if (C * K <= 1024 && (pl.ntiles + pl.TB - 1) / pl.TB < 8) pl.TB = (pl.ntiles + 7) / 8;
+  pl.nblocks = (pl.ntiles + pl.TB - 1) / pl.TB;
+  // Split the K blocks too when there are few tile blocks (batch 1, small images).
+  pl.nkc = std::min<int64_t>(nkb, (16 + pl.nblocks - 1) / pl.nblocks);
+  pl.kper = (nkb + pl.nkc - 1) / pl.nkc;
+  // Channels per GEMM pass (partial sums accumulate in Mb): one pass unless very wide.
+  pl.Cb = C > 1024 ? 512 : C, pl.ncb = (C + pl.Cb - 1) / pl.Cb;
+
+  // One parallel region for the weight transform and the tiles: starting a region wakes the
+  // workers, which cost about as much as a 28x28 layer's weight transform.
+#pragma omp parallel num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C))
+  {
+    transform_weights<F, NVW>(p, w, U, nkb);  // its loop ends with a barrier
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < pl.nblocks * pl.nkc; ++task) {
+      const int64_t blk = task / pl.nkc, kc = task % pl.nkc;
+      const int64_t kb0 = kc * pl.kper, kb1 = std::min(nkb, kb0 + pl.kper);
+      if (kb0 < kb1) run_block<F, NVW>(p, pl, x, U, bp, y, blk, kb0, kb1);
+    }
   }
 }
 
