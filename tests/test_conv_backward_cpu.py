@@ -405,6 +405,9 @@ DW_IM2COL_SHAPES = [
     (4, 47, 47, 3, 32, 11, 11, 4, 0, 1, 1),
     (6, 23, 26, 2, 40, 3, 3, (1, 2), 2, (2, 3), 1),
     (6, 13, 14, 6, 20, 3, 5, 1, 2, 1, 2),
+    (16, 60, 60, 1, 40, 2, 2, 3, 1, 1, 1),  # one channel, stride > kernel
+    (2, 40, 37, 4, 64, 5, 3, 2, ((2, 1), (0, 2)), (2, 1), 1),  # 4 channels, dilation
+    (1, 67, 64, 2, 96, 5, 5, 4, 2, 1, 1),  # N=1: 6 K vectors (2 K blocks on AVX-512)
 ]
 
 
@@ -433,3 +436,16 @@ def test_conv2d_backward_dw_im2col(isa, shape):
     geo = fc._args.ConvGeometry((n, h, w_, 1), (r, s, 1, 1), stride, pad, dil, 1)
     p, q = geo.y_shape[1:3]
     assert_close(got, ref, rtol=1e-5, atol=1e-5 * (n * p * q) ** 0.5)
+
+
+@given(case=conv_cases(max_hw=12, max_c=4, max_k=40, max_n=2, depthwise=False), seed=seeds)
+def test_conv2d_backward_dw_im2col_few_channels(isa, case, seed):
+    # dw_im2col on 1-4 input channels (the first layers it is for): strides above the kernel,
+    # padding, dilation, groups, K tails; the same bits at 1-3 threads.
+    fc.set_isa(isa)
+    dy, x, w = _inputs(case, seed)
+    outs = _at_thread_counts(lambda: _raw(dy, x, w, case, "im2col", (False, True, False))[1])
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])
+    p, q = case.geometry().out_hw
+    assert_close(outs[0], _ref(dy, x, w, case)[1], rtol=1e-5, atol=1e-5 * (case.N * p * q) ** 0.5)

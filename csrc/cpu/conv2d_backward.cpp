@@ -40,10 +40,13 @@ void pick(const ConvParams& p, const std::string& algo, DataAlgo& da, WeightAlgo
     // 2048x512 1x1 layers at 7x7 ran at 0.4x cvec).
     const bool col = 2 * Cg <= vl || (p.R == 1 && p.S == 1 && Cg * Kg <= 128 * 1024);
     da = tiny_groups ? DataAlgo::simple : col ? DataAlgo::col2im : DataAlgo::cvec;
-    // dw: the tiles. dw_im2col (forced only) ran at 0.9-1.3x tiled on ResNet-50 conv1
-    // depending on the host's load (1.3x only while the host was quiet, not reproduced
-    // later); 0.9x on AlexNet conv1 (363 rows, a 94 KiB panel per block).
-    wa = tiny_groups ? WeightAlgo::simple : WeightAlgo::tiled;
+    // dw: the tiles, but for strided layers with up to 4 input channels (first layers) the
+    // one-GEMM im2col: with whole-vector packing, aligned dy and an equal share of rows per
+    // thread it ran at 1.05-1.15x the tiles on ResNet-50 conv1 and 1.1-1.6x on AlexNet
+    // conv1 (1 thread, batch 1 and 16).
+    const bool first = p.groups == 1 && Cg <= 4 && (p.stride_h > 1 || p.stride_w > 1) &&
+                       p.R * p.S * Cg <= kIm2colMaxRows;
+    wa = tiny_groups ? WeightAlgo::simple : first ? WeightAlgo::im2col : WeightAlgo::tiled;
   } else if (algo == "cvec") {
     da = DataAlgo::cvec, wa = WeightAlgo::tiled;
   } else if (algo == "col2im") {

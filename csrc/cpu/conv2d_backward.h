@@ -31,8 +31,8 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_data_simple(const ConvParams& p, const float* 
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy,
                                                const float* x, float* dw))
 // dw for a short reduction (first layers): one (R*S*Cg) x Kg GEMM over blocks of pixels, the
-// im2col rows of a block packed per thread; each thread owns a fixed set of dw tiles
-// (forced only: "auto" keeps the tiles, see conv2d_backward.cpp).
+// im2col rows of a block packed per thread; each thread owns an equal share of dw tiles
+// ("auto" for strided layers with <= 4 input channels, see conv2d_backward.cpp).
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy,
                                                 const float* x, float* dw))
 // dw of a 3x3 or 5x5 stride-1 layer by Winograd F(4x4, 3x3) or F(2x2, 5x5): 36 GEMMs over

@@ -489,8 +489,15 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
   // the same terms in the same order whatever the banding or thread count.
   // Up to 16 rows a band (fewer rows split fewer filters across bands: +5 % on the first
   // layers vs 8), fewer at batch 1 so that 2-3 threads find ~16 tasks to share.
+  // Bands of near-equal height, as many as give each thread an equal share (at batch 1
+  // AlexNet conv1's 227 rows made 17 bands: one thread ran 9, the other 8).
   const int64_t kBand = std::clamp<int64_t>(p.N * p.H / 16, 1, 16);
-  const int64_t nband = (p.H + kBand - 1) / kBand;
+  int64_t nband = (p.H + kBand - 1) / kBand;
+  for (int64_t e = 0; e < nt; ++e)
+    if ((p.N * (nband + e)) % nt == 0 && nband + e <= p.H) {
+      nband += e;
+      break;
+    }
   const bool contig = G == 1 && p.dil_w == 1;  // a filter row's (s, c) are contiguous in dx
   const int64_t rowstep = p.dil_h * p.W * p.C;  // dx floats between filter rows r and r + 1
   const Blocks qtiles(p.Q, kMPg);
@@ -499,8 +506,8 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
     float* col = workspace(52, size_t(p.Q * (ldw + kNVg * VL)));
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < p.N * nband; ++task) {
-      const int64_t n = task / nband, ih0 = task % nband * kBand;
-      const int64_t ih1 = std::min(p.H, ih0 + kBand);
+      const int64_t n = task / nband, ih0 = task % nband * p.H / nband;
+      const int64_t ih1 = (task % nband + 1) * p.H / nband;
       float* xb = dx + (n * p.H + ih0) * p.W * p.C;
       for (int64_t i = 0; i < (ih1 - ih0) * p.W * p.C; ++i) xb[i] = 0.0f;
       // dy rows oh with some r: ih0 <= oh * sh - pt + r * dh < ih1

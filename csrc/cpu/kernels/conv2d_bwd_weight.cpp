@@ -24,6 +24,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "conv2d_bwd_simd.h"
@@ -406,35 +407,55 @@ void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* 
 
 // im2col: for layers with a short reduction R*S*Cg (first layers: 147 rows for a 7x7x3, 363
 // for an 11x11x3) dw is one (R*S*Cg) x Kg GEMM. Per block of kPixIm pixels the thread packs
-// the im2col rows of the columns its tiles need into a panel X[pixel][j] with vector copies
-// (one S*C run per filter row, zeros over the padding); dy is read in place when Kg is whole
-// vectors. Compared with the per-filter-row tiles this drops the per-row pixel lists (a
-// pointer load per pixel and tile, and a list rebuilt per filter row and block) and the dy
-// copy. Each thread owns a fixed set of dw tiles and walks all pixels in order, so every dw
-// element is one sequential sum whatever the thread count.
+// the im2col rows of the filter rows its tiles need into a panel X[pixel][j] (one S*Cg run per
+// filter row: interior pixels with whole-vector copies, edge pixels zero-filled over the
+// padding); dy is read in place when Kg is whole vectors. Compared with the per-filter-row
+// tiles this drops the per-row pixel lists (a pointer load per pixel and tile, and a list
+// rebuilt per filter row and block) and the dy copy. The dw rows are cut into as many tiles
+// as make an equal share per thread (a tile's shape never changes a sum: each thread owns
+// its tiles and walks all pixels in order, so every dw element is one sequential sum
+// whatever the thread count).
 namespace {
 
 // Pixels per block: a tile's dy slice (64 pixels x 4 vectors, 16 KiB) stays in L1 for the
 // block's tiles; 128 (32 KiB, all of L1) ran at 0.75x on ResNet-50 conv1.
 constexpr int64_t kPixIm = 64;
 
-// X[i][r*S*Cg + s*Cg + c] for filter rows r0 .. r1 of the pixels q0 .. q0+np, group g.
+// dst[0 .. n rounded up to whole vectors) = src[0 .. n), zeros past n: whole-vector stores
+// (the next run, or the panel's slack, takes the overhang); never reads src past n.
+inline void copy_run(float* __restrict dst, const float* __restrict src, int64_t n) {
+  int64_t k = 0;
+  for (; k + VL <= n; k += VL) {
+    vf v = vload(src + k);
+    keep_in_register(v);
+    vstore(dst + k, v);
+  }
+  if (k < n) vstore(dst + k, vload_n(src + k, int(n - k)));
+}
+
+// X[i][(r - r0)*S*Cg + s*Cg + c] for filter rows r0 .. r1 of the pixels q0 .. q0+np, group g.
+// X rows need VL floats of slack past (r1 - r0 + 1) * S*Cg.
 void pack_im2col(const ConvParams& p, const float* __restrict x, int64_t q0, int64_t np,
                  int64_t g, int64_t r0, int64_t r1, float* __restrict X, int64_t ldx) {
-  const int64_t Cg = p.Cg(), S = p.S, SC = S * Cg;
+  const int64_t Cg = p.Cg(), S = p.S, SC = S * Cg, rowstep = p.dil_h * p.W * p.C;
   const bool contiguous = p.dil_w == 1 && Cg == p.C;
   int64_t n = q0 / (p.P * p.Q), oh = q0 / p.Q % p.P, ow = q0 % p.Q;
   for (int64_t i = 0; i < np; ++i) {
     const int64_t iw0 = ow * p.stride_w - p.pad_l;
+    const int64_t ih0 = oh * p.stride_h - p.pad_t + r0 * p.dil_h;
+    const int64_t ih1 = oh * p.stride_h - p.pad_t + r1 * p.dil_h;
     const float* xn = x + n * p.H * p.W * p.C + g * Cg;
-    for (int64_t r = r0; r <= r1; ++r) {
-      float* row = X + i * ldx + r * SC;
-      const int64_t ih = oh * p.stride_h - p.pad_t + r * p.dil_h;
-      if (ih < 0 || ih >= p.H) {
-        zero_floats(row, SC);
-        continue;
+    float* row = X + i * ldx;
+    if (contiguous && iw0 >= 0 && iw0 + S <= p.W && ih0 >= 0 && ih1 < p.H) {
+      // Inside the image: one run per filter row, no clipping.
+      const float* src = xn + (ih0 * p.W + iw0) * p.C;
+      for (int64_t r = r0; r <= r1; ++r, row += SC, src += rowstep) copy_run(row, src, SC);
+    } else {
+      for (int64_t r = r0; r <= r1; ++r, row += SC) {
+        const int64_t ih = ih0 + (r - r0) * p.dil_h;
+        if (ih < 0 || ih >= p.H) zero_floats(row, SC);
+        else pack_row(p, row, xn + ih * p.W * p.C, iw0, contiguous);
       }
-      pack_row(p, row, xn + ih * p.W * p.C, iw0, contiguous);
     }
     if (++ow == p.Q) {
       ow = 0;
@@ -450,19 +471,28 @@ void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy, const float*
   const int64_t Cg = p.Cg(), Kg = p.Kg(), K = p.K, SC = p.S * Cg, M = p.R * SC;
   const Blocks kb((Kg + VL - 1) / VL, kNVw);
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
-  const Blocks mb(M, std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max)));
+  const int64_t mc_max = std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max));
+  // Row blocks: the fewest tiles of <= mc_max rows, plus up to nt - 1 more so that the tasks
+  // split into equal shares (147 rows of a 7x7x3: 26 tiles, 13 a thread at 2 threads).
+  int64_t mblocks = (M + mc_max - 1) / mc_max;
+  for (int64_t e = 0; e < nt; ++e)
+    if ((p.groups * (mblocks + e) * kb.count) % nt == 0 && mblocks + e <= M) {
+      mblocks += e;
+      break;
+    }
   // Task order (g, m block, k block): consecutive tiles share their X lines.
-  const int64_t tasks = p.groups * mb.count * kb.count;
+  const int64_t tasks = p.groups * mblocks * kb.count;
   const int64_t pixels = p.N * p.P * p.Q;
   const Blocks pb(pixels, kPixIm);
-  const int64_t ldx = panel_ld(M, mb.count > 1);
-  const bool dy_in_place = Kg % VL == 0;  // else packed, zero-filled to whole vectors
+  // dy in place when its rows are whole aligned vectors; else packed (zero-filled to whole
+  // vectors, aligned: a NumPy array 16 bytes off a line split every vector load of dy).
+  const bool dy_in_place =
+      Kg % VL == 0 && K % VL == 0 && reinterpret_cast<uintptr_t>(dy) % (VL * 4) == 0;
   const int64_t ldd = dy_in_place ? K : panel_ld(kb.n * VL, kb.count > 1);
 #pragma omp parallel num_threads(nt)
   {
     const int64_t nthr = omp_get_num_threads(), tid = omp_get_thread_num();
     const int64_t t0 = tasks * tid / nthr, t1 = tasks * (tid + 1) / nthr;
-    float* X = workspace(44, size_t(kPixIm * ldx));
     float* D = dy_in_place ? nullptr : workspace(45, size_t(kPixIm * ldd));
     struct Task {
       int64_t g, j0, k0, r0, r1;  // r0..r1: the filter rows to pack (first task of a group)
@@ -472,12 +502,13 @@ void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy, const float*
     };
     Task* tab = reinterpret_cast<Task*>(
         workspace(48, size_t(std::max<int64_t>(t1 - t0, 1)) * sizeof(Task) / sizeof(float) + 1));
+    int64_t xcols = 0;  // the widest packed range of filter rows, in floats
     for (int64_t task = t0; task < t1; ++task) {
       Task& t = tab[task - t0];
-      const int64_t kbi = task % kb.count, m = task / kb.count % mb.count;
-      const int64_t g = task / (kb.count * mb.count);
+      const int64_t kbi = task % kb.count, m = task / kb.count % mblocks;
+      const int64_t g = task / (kb.count * mblocks);
       const int nv = int(kb.size(kbi));
-      t.g = g, t.j0 = mb.start(m), t.mc = int(mb.size(m));
+      t.g = g, t.j0 = m * M / mblocks, t.mc = int((m + 1) * M / mblocks - t.j0);
       t.k0 = kb.start(kbi) * VL;
       t.kt = int(std::min<int64_t>(VL, Kg - (t.k0 + (nv - 1) * VL)));
       t.dwp = dw + t.j0 * K + g * Kg + t.k0;
@@ -492,8 +523,12 @@ void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy, const float*
       const int64_t ra = t.j0 / SC, rb = (t.j0 + t.mc - 1) / SC;
       first->r0 = first->r0 < 0 ? ra : std::min(first->r0, ra);
       first->r1 = std::max(first->r1, rb);
+      xcols = std::max(xcols, (first->r1 - first->r0 + 1) * SC);
     }
+    const int64_t ldx = panel_ld(xcols + VL, true);
+    float* X = workspace(44, size_t(kPixIm * ldx));
     const int64_t ntask = t1 - t0;
+    int64_t xr0 = 0;  // the filter row at X's column 0
     for (int64_t b = 0; b < pb.count; ++b) {
       const int64_t q0 = pb.start(b), np = pb.size(b);
       Prefetcher pf;
@@ -504,9 +539,11 @@ void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy, const float*
         if (t.r0 >= 0) {
           pack_im2col(p, x, q0, np, t.g, t.r0, t.r1, X, ldx);
           if (!dy_in_place) pack_dy(p, dy, q0, np, t.g, D, ldd);
+          xr0 = t.r0;
         }
         const float* dp = dy_in_place ? dy + q0 * K + t.g * Kg + t.k0 : D + t.k0;
-        const TileArgs a = {X + t.j0, ldx, dp, ldd, nullptr, 0, 0, np, t.dwp, K, t.kt};
+        const TileArgs a = {X + t.j0 - xr0 * SC, ldx, dp, ldd, nullptr, 0, 0, np, t.dwp, K,
+                            t.kt};
         t.fn(a);
       }
     }
