@@ -154,6 +154,7 @@ class Settings:
     repeats: int = 5
     warmup: int = 1
     budget: float = 2.0             # seconds of timed calls per measurement, at most
+    min_seconds: float = 0.25       # short calls repeat (up to H.MAX_REPEATS) to this total
     ref_limit: float = 3.0          # skip the reference where one call would take longer
     fma_seconds: float = 0.2
     quick: bool = False
@@ -181,6 +182,7 @@ class Bench:
         self.progress.start(label)
         try:
             t = H.measure(fn, warmup=self.s.warmup, repeats=self.s.repeats,
+                          min_seconds=self.s.min_seconds,
                           budget=budget if budget is not None else self.s.budget)
         except (ValueError, NotImplementedError, TypeError, RuntimeError) as e:
             self.progress.done(f"failed: {type(e).__name__}: {e}")
@@ -194,6 +196,7 @@ class Bench:
         self.progress.start(label + " (interleaved: " + ", ".join(fns) + ")")
         try:
             ts = H.measure_interleaved(fns, warmup=self.s.warmup, repeats=self.s.repeats,
+                                       min_seconds=self.s.min_seconds,
                                        budget=self.s.budget)
         except (ValueError, NotImplementedError, TypeError, RuntimeError) as e:
             self.progress.done(f"failed: {type(e).__name__}: {e}")
@@ -508,7 +511,9 @@ def report(rows: Sequence[Row], s: Settings, machine: H.Machine) -> str:
     facts["fastconv conv2d_backward runs on"] = backward_runs_on()
     facts["forward variants"] = ", ".join(s.variants)
     facts["timing"] = (f"min of up to {s.repeats} repeats after {s.warmup} warm-up "
-                       f"(at most {s.budget:g} s of timed calls each); torch: default "
+                       f"(at most {s.budget:g} s of timed calls each; calls shorter than "
+                       f"that repeat until {s.min_seconds:g} s, at most {H.MAX_REPEATS} "
+                       "times); torch: default "
                        "settings, the faster of NCHW and channels_last counts")
     title = "Convolution (issue 3)" + (" -- quick subset" if s.quick else "")
     table = H.md_table(HEADERS, (_row_cells(r) for r in rows), RIGHT)

@@ -71,12 +71,24 @@ class Timing:
         return len(self.times)
 
 
+#: Short calls repeat past `repeats` until their timed calls add up to `min_seconds`, at most
+#: this many times: a min of 5 calls of 100 us says more about the host's load at that moment
+#: than about the code (timeit's autorange does the same).
+MAX_REPEATS = 200
+
+
+def _more_rounds(k: int, repeats: int, spent_each: float, min_seconds: float) -> bool:
+    return k < max(1, repeats) or (spent_each < min_seconds and k < MAX_REPEATS)
+
+
 def measure(fn: Callable[[], Any], *, warmup: int = 1, repeats: int = 5,
-            budget: float | None = None) -> Timing:
+            budget: float | None = None, min_seconds: float = 0.0) -> Timing:
     """Time `fn()`: `warmup` untimed calls, then up to `repeats` timed ones.
 
     `budget` (seconds): stop repeating once the timed calls have taken that long (at least
     one timed call always runs), so slow configurations do not dominate a run.
+    `min_seconds`: short calls keep repeating (up to MAX_REPEATS) until the timed calls
+    have taken that long.
     """
     for _ in range(warmup):
         fn()
@@ -86,12 +98,14 @@ def measure(fn: Callable[[], Any], *, warmup: int = 1, repeats: int = 5,
     was_enabled = gc.isenabled()
     gc.disable()  # like timeit: no cycle collection inside a timed call
     try:
-        for _ in range(max(1, repeats)):
+        k = 0
+        while _more_rounds(k, repeats, spent, min_seconds):
             t0 = time.perf_counter()
             fn()
             dt = time.perf_counter() - t0
             t.times.append(dt)
             spent += dt
+            k += 1
             if budget is not None and spent >= budget:
                 break
     finally:
@@ -101,12 +115,15 @@ def measure(fn: Callable[[], Any], *, warmup: int = 1, repeats: int = 5,
 
 
 def measure_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 1,
-                        repeats: int = 5, budget: float | None = None) -> dict[str, Timing]:
+                        repeats: int = 5, budget: float | None = None,
+                        min_seconds: float = 0.0) -> dict[str, Timing]:
     """Time several functions round-robin: one call of each per round, `repeats` rounds.
 
     On a shared host the speed drifts over seconds; taking each function's repeats in the
     same rounds lets them all see the same conditions, so their ratio is fair. The order
-    rotates each round. `budget` bounds the timed seconds per function, as in `measure`.
+    rotates each round. `budget` bounds the timed seconds per function, as in `measure`;
+    `min_seconds` adds rounds (up to MAX_REPEATS) while the functions' timed calls average
+    less than that.
     """
     names = list(fns)
     for _ in range(warmup):
@@ -118,7 +135,8 @@ def measure_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 1,
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for k in range(max(1, repeats)):
+        k = 0
+        while _more_rounds(k, repeats, spent / len(names), min_seconds):
             order = names[k % len(names):] + names[:k % len(names)]
             for name in order:
                 t0 = time.perf_counter()
@@ -126,6 +144,7 @@ def measure_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 1,
                 dt = time.perf_counter() - t0
                 out[name].times.append(dt)
                 spent += dt
+            k += 1
             if budget is not None and spent >= budget * len(names):
                 break
     finally:

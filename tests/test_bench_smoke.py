@@ -4,6 +4,7 @@ the FMA probe returns a number. No timing assertions (speed is proven in bench/,
 import math
 import os
 import sys
+import time
 
 import pytest
 
@@ -47,6 +48,21 @@ def test_measure_interleaved_round_robin_with_rotating_order():
     ts = harness.measure_interleaved(fns, warmup=1, repeats=3)
     assert calls == list("abc") + list("abc") + list("bca") + list("cab")
     assert all(len(t.times) == 3 and t.min >= 0 for t in ts.values())
+
+
+def test_short_calls_repeat_until_min_seconds(monkeypatch):
+    monkeypatch.setattr(harness, "MAX_REPEATS", 40)
+    t = harness.measure(lambda: time.sleep(0.001), warmup=0, repeats=3, min_seconds=0.01)
+    assert t.repeats >= 3 and (sum(t.times) >= 0.01 or t.repeats == 40)
+    if t.repeats > 3:  # stopped at the first call past min_seconds
+        assert sum(t.times[:-1]) < 0.01
+    assert harness.measure(lambda: None, warmup=0, repeats=3, min_seconds=1.0).repeats == 40
+    assert harness.measure(lambda: None, warmup=0, repeats=3).repeats == 3
+    ts = harness.measure_interleaved({"a": lambda: time.sleep(0.001), "b": lambda: None},
+                                     warmup=0, repeats=2, min_seconds=0.004)
+    a, b = ts["a"], ts["b"]
+    assert a.repeats == b.repeats >= 2
+    assert (sum(a.times) + sum(b.times)) / 2 >= 0.004 or a.repeats == 40
 
 
 def test_conv_bench_tiny(tmp_path):
