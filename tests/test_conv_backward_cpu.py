@@ -420,18 +420,11 @@ DW_TALL_SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("shape", DW_TALL_SHAPES)
-def test_conv2d_backward_dw_tall_tiles(isa, shape):
-    got, ref = _forced_at_thread_counts(isa, shape, 14, "auto", 1)
-    n, h, w_, _, _, r, s, stride, pad, dil, _ = shape
-    geo = fc._args.ConvGeometry((n, h, w_, 1), (r, s, 1, 1), stride, pad, dil, 1)
-    p, q = geo.y_shape[1:3]
-    assert_close(got, ref, rtol=1e-5, atol=1e-5 * (n * p * q) ** 0.5)
-
-
-@pytest.mark.parametrize("shape", DW_IM2COL_SHAPES)
-def test_conv2d_backward_dw_im2col(isa, shape):
-    got, ref = _forced_at_thread_counts(isa, shape, 13, "im2col", 1)
+@pytest.mark.parametrize("shape, seed, algo",
+                         [(sh, 14, "auto") for sh in DW_TALL_SHAPES]      # tall dw tiles
+                         + [(sh, 13, "im2col") for sh in DW_IM2COL_SHAPES])
+def test_conv2d_backward_dw_tall_tiles_and_im2col(isa, shape, seed, algo):
+    got, ref = _forced_at_thread_counts(isa, shape, seed, algo, 1)
     n, h, w_, _, _, r, s, stride, pad, dil, _ = shape
     geo = fc._args.ConvGeometry((n, h, w_, 1), (r, s, 1, 1), stride, pad, dil, 1)
     p, q = geo.y_shape[1:3]

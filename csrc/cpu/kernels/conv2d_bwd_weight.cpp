@@ -139,7 +139,10 @@ const DwFn kDw[kMCmax][4][2][2] = {FC_DW_MC(1), FC_DW_MC(2), FC_DW_MC(3), FC_DW_
 #undef FC_DW_NV
 
 // dst[0..n) = src[0..n) without a libc call per short run (first layers copy 3-21 floats);
-// keep_in_register stops GCC from turning the loops back into memcpy / memset calls.
+// keep_in_register stops GCC from turning the loops back into memcpy / memset calls. Never
+// reads src past n. kWholeVectors: the tail is stored as a whole vector, zeros past n (for
+// packed panels, where the next run or the panel's slack takes the overhang).
+template <bool kWholeVectors = false>
 inline void copy_floats(float* __restrict dst, const float* __restrict src, int64_t n) {
   int64_t k = 0;
   for (; k + VL <= n; k += VL) {
@@ -147,7 +150,9 @@ inline void copy_floats(float* __restrict dst, const float* __restrict src, int6
     keep_in_register(v);
     vstore(dst + k, v);
   }
-  if (k < n) vstore_n(dst + k, vload_n(src + k, int(n - k)), int(n - k));
+  if (k == n) return;
+  if constexpr (kWholeVectors) vstore(dst + k, vload_n(src + k, int(n - k)));
+  else vstore_n(dst + k, vload_n(src + k, int(n - k)), int(n - k));
 }
 
 inline void zero_floats(float* dst, int64_t n) {
@@ -421,17 +426,6 @@ namespace {
 // block's tiles; 128 (32 KiB, all of L1) ran at 0.75x on ResNet-50 conv1.
 constexpr int64_t kPixIm = 64;
 
-// dst[0 .. n rounded up to whole vectors) = src[0 .. n), zeros past n: whole-vector stores
-// (the next run, or the panel's slack, takes the overhang); never reads src past n.
-inline void copy_run(float* __restrict dst, const float* __restrict src, int64_t n) {
-  int64_t k = 0;
-  for (; k + VL <= n; k += VL) {
-    vf v = vload(src + k);
-    keep_in_register(v);
-    vstore(dst + k, v);
-  }
-  if (k < n) vstore(dst + k, vload_n(src + k, int(n - k)));
-}
 
 // X[i][(r - r0)*S*Cg + s*Cg + c] for filter rows r0 .. r1 of the pixels q0 .. q0+np, group g.
 // X rows need VL floats of slack past (r1 - r0 + 1) * S*Cg.
@@ -449,7 +443,7 @@ void pack_im2col(const ConvParams& p, const float* __restrict x, int64_t q0, int
     if (contiguous && iw0 >= 0 && iw0 + S <= p.W && ih0 >= 0 && ih1 < p.H) {
       // Inside the image: one run per filter row, no clipping.
       const float* src = xn + (ih0 * p.W + iw0) * p.C;
-      for (int64_t r = r0; r <= r1; ++r, row += SC, src += rowstep) copy_run(row, src, SC);
+      for (int64_t r = r0; r <= r1; ++r, row += SC, src += rowstep) copy_floats<true>(row, src, SC);
     } else {
       for (int64_t r = r0; r <= r1; ++r, row += SC) {
         const int64_t ih = ih0 + (r - r0) * p.dil_h;

@@ -107,6 +107,52 @@ __attribute__((always_inline)) inline void fma_step(vf (&acc)[WB][NV], const vf 
 
 #endif
 
+// One run of the reduction: L contiguous channels of WB pixels xs floats apart, times the
+// packed weights at w (NV vectors per channel), into acc. PF: prefetch pf, a line per step.
+// Shared by the direct microkernel and Winograd's position GEMMs.
+template <int WB, int NV, bool PF>
+__attribute__((always_inline)) inline void fma_run(vf (&acc)[WB][NV], const float* __restrict xp,
+                                                   int64_t xs, const float* __restrict w, int L,
+                                                   const float* pf) {
+#if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
+  constexpr PixAddr a = pix_addr(WB);
+  const float* pb[a.nb > 0 ? a.nb : 1];
+  for (int b = 0; b < a.nb; ++b) pb[b] = xp + a.base[b] * xs;
+  const int64_t xsb = xs * int64_t(sizeof(float)), xs3b = 3 * xsb;
+  constexpr auto pix = std::make_integer_sequence<int, WB>();
+  int c = 0;
+  for (; c + 2 <= L; c += 2, w += 2 * NV * V) {  // pointers move every 2 steps
+    if constexpr (PF) {
+      __builtin_prefetch(pf, 0, 3);
+      __builtin_prefetch(pf + 16, 0, 3);
+      pf += 32;
+    }
+    vf wv[NV], wv1[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
+    fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
+    for (int v = 0; v < NV; ++v) wv1[v] = loadu(w + (NV + v) * V);
+    fma_step<1, WB, NV>(acc, wv1, pb, xsb, xs3b, pix);
+    for (int b = 0; b < a.nb; ++b) pb[b] += 2;
+  }
+  if (c < L) {
+    vf wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
+    fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
+  }
+#else
+  (void)pf;
+  for (int c = 0; c < L; ++c, w += NV * V) {
+    vf wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
+#pragma GCC unroll 32
+    for (int j = 0; j < WB; ++j) {
+      const float xv = xp[j * xs + c];
+      for (int v = 0; v < NV; ++v) acc[j][v] += xv * wv[v];
+    }
+  }
+#endif
+}
+
 template <int WB, int NV, bool PF>
 __attribute__((noinline)) void ukernel(const Tile& t) {
   vf acc[WB][NV];
@@ -125,50 +171,10 @@ __attribute__((noinline)) void ukernel(const Tile& t) {
       for (int v = 0; v < NV; ++v) acc[j][v] = loadu(tmp + v * V);
     }
   }
-  for (int r = 0; r < t.nr; ++r) {
-    for (int sg = 0; sg < t.nsg; ++sg) {
-      const float* __restrict xp = t.x + r * t.rs + sg * t.ls;
-      const float* __restrict w = t.w + r * t.wr + sg * t.wsg;
-      const int64_t xs = t.xs;
-#if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
-      constexpr PixAddr a = pix_addr(WB);
-      const float* pb[a.nb > 0 ? a.nb : 1];
-      for (int b = 0; b < a.nb; ++b) pb[b] = xp + a.base[b] * xs;
-      const int64_t xsb = xs * int64_t(sizeof(float)), xs3b = 3 * xsb;
-      constexpr auto pix = std::make_integer_sequence<int, WB>();
-      const float* pf = PF ? t.pf + r * t.rs + sg * t.ls : nullptr;
-      int c = 0;
-      for (; c + 2 <= t.L; c += 2, w += 2 * NV * V) {  // pointers move every 2 steps
-        if constexpr (PF) {
-          __builtin_prefetch(pf, 0, 3);
-          __builtin_prefetch(pf + 16, 0, 3);
-          pf += 32;
-        }
-        vf wv[NV], wv1[NV];
-        for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
-        fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
-        for (int v = 0; v < NV; ++v) wv1[v] = loadu(w + (NV + v) * V);
-        fma_step<1, WB, NV>(acc, wv1, pb, xsb, xs3b, pix);
-        for (int b = 0; b < a.nb; ++b) pb[b] += 2;
-      }
-      if (c < t.L) {
-        vf wv[NV];
-        for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
-        fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
-      }
-#else
-      for (int c = 0; c < t.L; ++c, w += NV * V) {
-        vf wv[NV];
-        for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
-#pragma GCC unroll 32
-        for (int j = 0; j < WB; ++j) {
-          const float xv = xp[j * xs + c];
-          for (int v = 0; v < NV; ++v) acc[j][v] += xv * wv[v];
-        }
-      }
-#endif
-    }
-  }
+  for (int r = 0; r < t.nr; ++r)
+    for (int sg = 0; sg < t.nsg; ++sg)
+      fma_run<WB, NV, PF>(acc, t.x + r * t.rs + sg * t.ls, t.xs, t.w + r * t.wr + sg * t.wsg,
+                          t.L, PF ? t.pf + r * t.rs + sg * t.ls : nullptr);
   if (t.relu) {
     const vf z{};
     for (int j = 0; j < WB; ++j)

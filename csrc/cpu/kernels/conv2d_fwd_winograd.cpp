@@ -219,38 +219,7 @@ __attribute__((noinline)) void gemm_positions(const float* x, int64_t xe, const 
     vf acc[WB][NV];
     for (int j = 0; j < WB; ++j)
       for (int v = 0; v < NV; ++v) acc[j][v] = vf{};
-    const float* __restrict wp = w;
-#if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
-    constexpr PixAddr a = pix_addr(WB);
-    const float* pb[a.nb > 0 ? a.nb : 1];
-    for (int b = 0; b < a.nb; ++b) pb[b] = x + a.base[b] * L;
-    const int64_t xsb = L * int64_t(sizeof(float)), xs3b = 3 * xsb;
-    constexpr auto pix = std::make_integer_sequence<int, WB>();
-    int c = 0;
-    for (; c + 2 <= L; c += 2, wp += 2 * NV * V) {
-      vf wv[NV], wv1[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = loadu(wp + v * V);
-      fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
-      for (int v = 0; v < NV; ++v) wv1[v] = loadu(wp + (NV + v) * V);
-      fma_step<1, WB, NV>(acc, wv1, pb, xsb, xs3b, pix);
-      for (int b = 0; b < a.nb; ++b) pb[b] += 2;
-    }
-    if (c < L) {
-      vf wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = loadu(wp + v * V);
-      fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
-    }
-#else
-    for (int c = 0; c < L; ++c, wp += NV * V) {
-      vf wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = loadu(wp + v * V);
-#pragma GCC unroll 32
-      for (int j = 0; j < WB; ++j) {
-        const float xv = x[j * L + c];
-        for (int v = 0; v < NV; ++v) acc[j][v] += xv * wv[v];
-      }
-    }
-#endif
+    fma_run<WB, NV, false>(acc, x, L, w, L, nullptr);
     for (int j = 0; j < WB; ++j)
       for (int v = 0; v < NV; ++v) storeu(y + j * ys + v * V, acc[j][v]);
   }
