@@ -84,8 +84,8 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
   // 512-channel 3x3 layers at batch 2-16, 1 thread); below that, and on narrow layers, the
   // dx tiles stay.
   const std::string name = conv2d_forward_choose(t).name;
-  if (name == "winograd" || name == "winograd5" || name == "gemm1x1")
-    return name == "winograd" ? "winograd" : name == "winograd5" ? "winograd5" : "gemm1x1";
+  for (const char* fast : {"winograd", "winograd5", "gemm1x1"})
+    if (name == fast) return fast;
   const bool direct_wins = name == "direct" && t.P * t.Q <= 14 * 14 &&
                            t.N * t.P * t.Q >= 392 && t.C >= 64 && t.K >= 64;
   return direct_wins ? "direct" : nullptr;
