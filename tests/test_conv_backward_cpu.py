@@ -442,3 +442,36 @@ def test_conv2d_backward_dw_im2col_few_channels(isa, case, seed):
         assert np.array_equal(o, outs[0])
     p, q = case.geometry().out_hw
     assert_close(outs[0], _ref(dy, x, w, case)[1], rtol=1e-5, atol=1e-5 * (case.N * p * q) ** 0.5)
+
+
+# From 1e6 multiply-adds per direction at >= 2 threads, dx and dw run side by side, each on
+# one thread: the same bits as each alone (on any thread count) and as at 1 thread.
+@pytest.mark.parametrize("shape", [
+    # N, H, W, C, K, R, S, stride, padding, dilation, groups
+    (1, 28, 28, 16, 32, 5, 5, 1, 2, 1, 1),  # Inception 5x5: Winograd dx and dw
+    (8, 14, 14, 6, 16, 5, 5, 1, 0, 1, 1),  # LeNet-5 conv2
+    (1, 61, 61, 3, 16, 7, 7, 2, 3, 1, 1),  # a first layer: col2im dx, im2col dw
+    (2, 9, 9, 64, 64, 3, 3, 1, 1, 1, 1),  # dx as the direct forward
+])
+def test_conv2d_backward_dx_dw_side_by_side(isa, shape):
+    fc.set_isa(isa)
+    n, h, w_, c, k, r, s, stride, pad, dil, groups = shape
+    rng = np.random.default_rng(21)
+    x, w = arrays(rng, (n, h, w_, c)), arrays(rng, (r, s, c // groups, k))
+    geo = fc._args.ConvGeometry(x.shape, w.shape, stride, pad, dil, groups)
+    dy = arrays(rng, geo.y_shape)
+    kw = dict(stride=stride, padding=pad, dilation=dil, groups=groups)
+    both = _at_thread_counts(lambda: fc.conv2d_backward(dy, x, w, **kw))
+    for o in both[1:]:
+        for a, e in zip(o, both[0], strict=True):
+            assert np.array_equal(a, e)
+    fc.set_num_threads(2)
+    dx = fc.conv2d_backward(dy, x, w, need_dw=False, need_db=False, **kw)[0]
+    dw = fc.conv2d_backward(dy, x, w, need_dx=False, need_db=False, **kw)[1]
+    assert np.array_equal(dx, both[0][0]) and np.array_equal(dw, both[0][1])
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), **kw)
+    p, q = geo.y_shape[1:3]
+    tol = WINOGRAD_TOL if r == 5 and c == 16 else 1e-5
+    assert np.abs(both[0][0] - ref[0]).max() <= tol * max(1.0, np.abs(ref[0]).max())
+    assert np.abs(both[0][1] - ref[1]).max() <= tol * max(1.0, np.abs(ref[1]).max())

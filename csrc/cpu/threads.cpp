@@ -15,7 +15,9 @@ std::atomic<int>& count() {
 }
 }  // namespace
 
-int num_threads() { return count().load(std::memory_order_relaxed); }
+// Inside an active region (dx and dw side by side) a kernel's own region would nest: it runs
+// on the calling thread instead.
+int num_threads() { return omp_in_parallel() ? 1 : count().load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("num_threads must be >= 1");
