@@ -180,8 +180,9 @@ void transform_dy(const ConvParams& p, const Geo& g, const float* dy, int64_t t0
   }
 }
 
-// M[c][0..KB) += sum over j < tb of V[j][c] * U[j][0..KB), for MR rows c (one position).
-template <int R, int NV>
+// M[c][0..KB) += sum over j < tb of V[j][c] * U[j][0..KB), for MR rows c (one position);
+// FIRST: M = that sum (a task's first block: no zeroing pass over its sums).
+template <int R, int NV, bool FIRST>
 void gemm_rows(const float* __restrict V, int64_t vs, const float* __restrict U, int64_t tb,
                float* __restrict M) {
   constexpr int KB = NV * VL;
@@ -189,7 +190,7 @@ void gemm_rows(const float* __restrict V, int64_t vs, const float* __restrict U,
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = vload(M + i * KB + v * VL);
+    for (int v = 0; v < NV; ++v) acc[i][v] = FIRST ? vf{} : vload(M + i * KB + v * VL);
   for (int64_t j = 0; j < tb; ++j) {
     vf d[NV];
 #pragma GCC unroll 4
@@ -205,9 +206,10 @@ void gemm_rows(const float* __restrict V, int64_t vs, const float* __restrict U,
 using GemmFn = void (*)(const float*, int64_t, const float*, int64_t, float*);
 // Register tile for r (1 <= r <= MR<NV>) channel rows.
 template <int NV, int... I>
-GemmFn gemm_for(int r, std::integer_sequence<int, I...>) {
-  static const GemmFn table[] = {&gemm_rows<I + 1, NV>...};
-  return table[r - 1];
+GemmFn gemm_for(int r, bool first, std::integer_sequence<int, I...>) {
+  static const GemmFn table[] = {&gemm_rows<I + 1, NV, false>...};
+  static const GemmFn table0[] = {&gemm_rows<I + 1, NV, true>...};
+  return first ? table0[r - 1] : table[r - 1];
 }
 
 template <class F, int NV>
@@ -245,16 +247,18 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
       float* V = workspace(3, size_t(36 * (TB * vs + kSkew)));
       float* U = workspace(4, size_t(36 * (TB * KB + kSkew)));
       float* M = part + task * msize;
-      for (int64_t i = 0; i < msize; ++i) M[i] = 0.0f;
-      for (int64_t b = chunk * ntb / nck; b < (chunk + 1) * ntb / nck; ++b) {
+      // Every chunk has a block (nck <= ntb); its first one writes the sums' rows < cn, all
+      // the reduction reads.
+      const int64_t b0 = chunk * ntb / nck;
+      for (int64_t b = b0; b < (chunk + 1) * ntb / nck; ++b) {
         const int64_t t0 = b * tbs, tb = std::min(tbs, g.ntiles - t0);
         transform_x(p, g, x, t0, tb, c0, cn, vs, V);
         transform_dy<F, NV>(p, g, dy, t0, tb, k0, kn, U);
         for (int e = 0; e < 36; ++e)
           for (int64_t i0 = 0; i0 < cn; i0 += rw)
-            gemm_for<NV>(int(std::min(rw, cn - i0)), rows)(V + e * (TB * vs + kSkew) + i0, vs,
-                                                           U + e * (TB * KB + kSkew), tb,
-                                                           M + (e * mcb + i0) * KB);
+            gemm_for<NV>(int(std::min(rw, cn - i0)), b == b0, rows)(
+                V + e * (TB * vs + kSkew) + i0, vs, U + e * (TB * KB + kSkew), tb,
+                M + (e * mcb + i0) * KB);
       }
     }
 
