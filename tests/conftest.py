@@ -40,3 +40,15 @@ def _restore_runtime():
     fastconv.set_isa(isa)
     fastconv.set_num_threads(threads)
     fastconv.set_backend(backend)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _conv_threads_from_1e6_macs():
+    # The thread-count tests size their convolutions (>= 1e6 multiply-adds) for the kernels to
+    # use several threads; the library keeps layers below kSerialConvMacs (2^23) on one.
+    from fastconv import _C
+
+    old = _C._serial_conv_macs()
+    _C._set_serial_conv_macs(1e6)
+    yield
+    _C._set_serial_conv_macs(old)

@@ -120,7 +120,7 @@ THREAD_SHAPES = [
     (3, 21, 19, 72, 33, 3, 5, (2, 1), 2, 1),
     (2, 12, 13, 16, 32, 5, 5, 1, 2, 1),  # dw: x read in place + packed edges, 12-row tiles
     (2, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # "auto" dx and dw: Winograd F(2x2, 5x5)
-    (8, 14, 14, 6, 16, 5, 5, 1, 0, 1),  # LeNet-5 conv2: dw tiles of 15 rows x 1 vector
+    (8, 14, 14, 6, 16, 5, 5, 1, 0, 1),  # LeNet-5 conv2: dw im2col (auto), tiles of 15 rows
     (1, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # dw Winograd at 196 tiles: 8 blocks of 25
 ]
 
@@ -411,7 +411,8 @@ DW_IM2COL_SHAPES = [
 ]
 
 
-# One K vector and more than 12 window rows (S * C): AVX-512 runs dw tiles of 13-24 rows.
+# One K vector and more than 12 window rows (S * C): AVX-512 runs dw tiles of 13-24 rows
+# (forced: "auto" takes the im2col GEMM for these narrow layers).
 DW_TALL_SHAPES = [
     # N, H, W, C, K, R, S, stride, padding, dilation, groups
     (8, 14, 14, 6, 16, 5, 5, 1, 0, 1, 1),  # LeNet-5 conv2: 30 rows, 2 tiles of 15
@@ -421,7 +422,7 @@ DW_TALL_SHAPES = [
 
 
 @pytest.mark.parametrize("shape, seed, algo",
-                         [(sh, 14, "auto") for sh in DW_TALL_SHAPES]      # tall dw tiles
+                         [(sh, 14, "cvec") for sh in DW_TALL_SHAPES]      # tall dw tiles
                          + [(sh, 13, "im2col") for sh in DW_IM2COL_SHAPES])
 def test_conv2d_backward_dw_tall_tiles_and_im2col(isa, shape, seed, algo):
     got, ref = _forced_at_thread_counts(isa, shape, seed, algo, 1)

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import fastconv as fc
 
 
@@ -34,3 +36,15 @@ def test_cli_info_and_forced_isa(tmp_path):
 def test_threads_roundtrip():
     fc.set_num_threads(1)
     assert fc.get_num_threads() == 1
+
+
+def test_serial_conv_macs_hook_roundtrip_and_checks():
+    # The tests' hook over kSerialConvMacs (conftest sets 1e6 for the whole session).
+    old = fc._C._serial_conv_macs()
+    try:
+        fc._C._set_serial_conv_macs(2.0 ** 23)
+        assert fc._C._serial_conv_macs() == 2.0 ** 23
+        with pytest.raises(ValueError):
+            fc._C._set_serial_conv_macs(-1.0)
+    finally:
+        fc._C._set_serial_conv_macs(old)

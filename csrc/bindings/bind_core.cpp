@@ -34,6 +34,10 @@ void bind_core(py::module_& m) {
   m.def("get_num_threads", &num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("max_threads", &max_threads);
+  // Tests: the multiply-adds below which conv kernels run on one thread (kSerialConvMacs by
+  // default); lowering it lets small shapes check the thread-count independence.
+  m.def("_serial_conv_macs", &serial_conv_macs);
+  m.def("_set_serial_conv_macs", &set_serial_conv_macs, py::arg("macs"));
   m.def("pool_cached_bytes", &pool_cached_bytes,
         "bytes of freed output arrays the caching pool keeps for reuse");
   m.def("pool_release", &pool_release, "return the pool's cached blocks to the system");

@@ -26,4 +26,18 @@ void set_num_threads(int n) {
 
 int max_threads() { return omp_get_max_threads(); }
 
+namespace {
+std::atomic<double>& serial_macs() {
+  static std::atomic<double> m{kSerialConvMacs};
+  return m;
+}
+}  // namespace
+
+double serial_conv_macs() { return serial_macs().load(std::memory_order_relaxed); }
+
+void set_serial_conv_macs(double macs) {
+  if (!(macs >= 0)) throw std::invalid_argument("serial_conv_macs must be >= 0");
+  serial_macs().store(macs);
+}
+
 }  // namespace fc

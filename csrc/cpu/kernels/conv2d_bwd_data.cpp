@@ -466,7 +466,7 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
   const int64_t RSC = R * SC, ldw = (RSC + VL - 1) / VL * VL + kNVg * VL;
   float* wt = workspace(51, size_t(G * Kg * ldw));
   const int64_t nkb = (Kg + VL - 1) / VL, jpad = (RSC + VL - 1) / VL * VL;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(std::min<int64_t>(nt, G * nkb)) schedule(static)
   for (int64_t gkb = 0; gkb < G * nkb; ++gkb) {  // VL x VL transposes of w[j][k]
     const int64_t g = gkb / nkb, k0 = gkb % nkb * VL;
     const int kn = int(std::min<int64_t>(VL, Kg - k0));

@@ -122,9 +122,9 @@ static inline float vsum(vf v) {
 #endif
 }
 
-// Threads for a parallel region doing `work` multiply-adds: tiny layers run on the calling
-// thread, where a fork/join would cost more than it saves (results never depend on it).
-static inline int threads_for(double work) { return work < 1e6 ? 1 : num_threads(); }
+// Threads for a parallel region doing `work` multiply-adds (fc::threads_for_work: layers
+// below kSerialConvMacs run on the calling thread; results never depend on it).
+static inline int threads_for(double work) { return threads_for_work(work); }
 
 // Multiply-adds of one backward-data (or backward-weight) pass.
 static inline double conv_macs(const ConvParams& p) {

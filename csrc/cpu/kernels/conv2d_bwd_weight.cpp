@@ -584,7 +584,7 @@ void conv2d_bwd_bias(const ConvParams& p, const float* dy, float* db) {
   float* part = workspace(41, size_t(chunks * K));
   // One pass over dy, memory-bound: one thread below 2^18 floats, as the pooling kernels
   // (LeNet-5's 150 k and 51 k took 20-30 us, less than a fork of a sleeping worker costs).
-#pragma omp parallel for num_threads(threads_for(4.0 * pixels * K)) schedule(static)
+#pragma omp parallel for num_threads(pixels * K < (int64_t(1) << 18) ? 1 : num_threads()) schedule(static)
   for (int64_t ch = 0; ch < chunks; ++ch) {
     float* __restrict acc = part + ch * K;
     for (int64_t k = 0; k < K; ++k) acc[k] = 0.0f;
