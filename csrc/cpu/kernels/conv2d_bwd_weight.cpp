@@ -540,7 +540,15 @@ void dw_im2col_rows(const ConvParams& p, const float* dy, const float* x, float*
       for (int64_t b = 0; b < qb.count; ++b) {
         const int64_t q0 = qb.start(b), np = qb.size(b), pix = row * p.Q + q0;
         if (!dy_in_place) pack_dy(p, dy, pix, np, 0, D, ldd);
+        // The next block's dy (it follows this one) into L2 a few lines per tile: the pack
+        // or the tiles would stall on memory for it (dy is streamed once per thread).
+        const char* pf = reinterpret_cast<const char*>(dy + (pix + np) * K);
+        const char* pf_end = reinterpret_cast<const char*>(
+            dy + std::min(pix + np + kPixIm, p.N * p.P * p.Q) * K);
+        const int64_t pf_step = ((pf_end - pf) / 64 / std::max<int64_t>(t1 - t0, 1) + 1) * 64;
         for (int64_t task = 0; task < t1 - t0; ++task) {
+          for (const char* e = std::min(pf + pf_step, pf_end); pf < e; pf += 64)
+            __builtin_prefetch(pf, 0, 2);
           const Task& t = tab[task];
           if (!rowp[t.r]) continue;
           const float* dp = dy_in_place ? dy + pix * K + t.k0 : D + t.k0;
