@@ -19,7 +19,9 @@
 // rows are prefetched into L2 (a few lines per tile), and, when dw is bigger than L2, each
 // next tile's dw rows into L1.
 // im2col: the same tiles over all R*S*Cg rows at once, x packed per 64-pixel block into
-// im2col rows (short reductions: first layers; see conv2d_bwd_weight_im2col).
+// im2col rows (short reductions: first layers; see conv2d_bwd_weight_im2col); with one group
+// and dil_w = 1 nothing is packed: the tiles read a ring of zero-padded input rows in place
+// (dw_im2col_rows).
 // bias: fixed chunks of pixels (independent of the thread count), partials summed in order.
 #include <omp.h>
 
