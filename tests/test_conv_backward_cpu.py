@@ -396,8 +396,9 @@ def test_conv2d_backward_dx_paths(isa, algo, shape):
     assert_close(got, ref, rtol=1e-5, atol=1e-5 * (r * s * k) ** 0.5)
 
 
-# dw_im2col: K tails (dy packed), dilation along W (no contiguous window), groups (two
-# groups' tiles in one thread), stride and padding, against the reference at 1-3 threads
+# dw_im2col: K tails (dy packed), dilation along W (no contiguous window: packed panels),
+# groups (two groups' tiles in one thread), stride and padding (one group and dil_w = 1: the
+# ring of padded rows read in place), against the reference at 1-3 threads
 # (each >= 1e6 multiply-adds, so the kernel does use the threads).
 DW_IM2COL_SHAPES = [
     # N, H, W, C, K, R, S, stride, padding, dilation, groups
@@ -408,6 +409,7 @@ DW_IM2COL_SHAPES = [
     (16, 60, 60, 1, 40, 2, 2, 3, 1, 1, 1),  # one channel, stride > kernel
     (2, 40, 37, 4, 64, 5, 3, 2, ((2, 1), (0, 2)), (2, 1), 1),  # 4 channels, dilation
     (1, 67, 64, 2, 96, 5, 5, 4, 2, 1, 1),  # N=1: 6 K vectors (2 K blocks on AVX-512)
+    (2, 20, 140, 3, 48, 3, 3, (1, 2), ((0, 2), (1, 2)), 1, 1),  # rows of 2 pixel blocks
 ]
 
 

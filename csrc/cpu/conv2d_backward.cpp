@@ -46,7 +46,8 @@ void pick(const ConvParams& p, const std::string& algo, DataAlgo& da, WeightAlgo
     // dw: the tiles, but for strided layers with up to 4 input channels (first layers) the
     // one-GEMM im2col: with whole-vector packing, aligned dy and an equal share of rows per
     // thread it ran at 1.05-1.15x the tiles on ResNet-50 conv1 and 1.1-1.6x on AlexNet
-    // conv1 (1 thread, batch 1 and 16).
+    // conv1 (1 thread, batch 1 and 16); reading a ring of padded input rows in place instead
+    // of packing, 1.2-1.3x more on ResNet-50 conv1 and 1.15x on AlexNet conv1 (batch 1).
     const bool first = p.groups == 1 && Cg <= 4 && (p.stride_h > 1 || p.stride_w > 1) &&
                        p.R * p.S * Cg <= kIm2colMaxRows;
     // Also for few channels (half a vector at most) into one K vector at any stride: LeNet-5

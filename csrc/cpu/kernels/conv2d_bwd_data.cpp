@@ -501,9 +501,16 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
   const bool contig = G == 1 && p.dil_w == 1;  // a filter row's (s, c) are contiguous in dx
   const int64_t rowstep = p.dil_h * p.W * p.C;  // dx floats between filter rows r and r + 1
   const Blocks qtiles(p.Q, kMPg);
+  // Scatter order: pixels qstep apart have disjoint windows, so q, q + qstep, ... then
+  // q + 1, ... never reload a vector the previous add has just stored over part of (a
+  // store-forwarding stall per add when q and q + 1 overlap: most of the scatter's time).
+  const int64_t qstep = std::max<int64_t>(1, ((S - 1) * p.dil_w + 1 + p.stride_w - 1) / p.stride_w);
 #pragma omp parallel num_threads(nt)
   {
     float* col = workspace(52, size_t(p.Q * (ldw + kNVg * VL)));
+    // Tile bounds, computed once (Blocks::start divides: 3 divisions a tile call cost 3 %).
+    int64_t* qb = reinterpret_cast<int64_t*>(workspace(53, size_t(2 * (qtiles.count + 1))));
+    for (int64_t t = 0; t <= qtiles.count; ++t) qb[t] = qtiles.start(t);
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < p.N * nband; ++task) {
       const int64_t n = task / nband, ih0 = task % nband * p.H / nband;
@@ -529,13 +536,14 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
           for (int64_t b = 0; b < vch.count; ++b) {
             const int64_t v0 = vch.start(b), nv = vch.size(b);
             for (int64_t t = 0; t < qtiles.count; ++t) {
-              const int64_t q0 = qtiles.start(t);
-              kColTile[nv - 1].f[qtiles.size(t) - 1](drow + q0 * p.K, p.K, wg + v0 * VL, ldw,
+              const int64_t q0 = qb[t];
+              kColTile[nv - 1].f[qb[t + 1] - q0 - 1](drow + q0 * p.K, p.K, wg + v0 * VL, ldw,
                                                      Kg, col + q0 * ldc + v0 * VL, ldc);
             }
           }
           float* dbase = dx + (n * p.H + base + r0 * p.dil_h) * p.W * p.C;
-          for (int64_t q = 0; q < p.Q; ++q) {
+          for (int64_t ph = 0; ph < qstep; ++ph)
+          for (int64_t q = ph; q < p.Q; q += qstep) {
             const int64_t iw0 = q * p.stride_w - p.pad_l;
             // A window inside the image: one run per filter row, no edge clipping (the bounds
             // and address arithmetic below cost ~10 % of dx on ResNet-50 conv1).
