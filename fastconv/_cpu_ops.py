@@ -97,6 +97,10 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _C.relu_backward(dy, y)
 
 
+def sum_relu_backward(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return _C.sum_relu_backward(a, b, y)
+
+
 def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _C.tanh_backward(dy, y)
 

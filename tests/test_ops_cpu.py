@@ -221,6 +221,8 @@ def test_relu_add(isa, seed, shape):
     y = fc.relu(a)
     assert np.array_equal(y, ref.relu(a))
     assert np.array_equal(fc.relu_backward(dy, y), ref.relu_backward(dy, y))
+    assert np.array_equal(fc.sum_relu_backward(dy, b, y), ref.sum_relu_backward(dy, b, y))
+    assert np.array_equal(fc.sum_relu_backward(dy, b, y), fc.relu_backward(fc.add(dy, b), y))
     for relu in (False, True):
         s = fc.add(a, b, relu=relu)
         assert np.array_equal(s, ref.add(a, b, relu=relu))
@@ -406,6 +408,7 @@ def test_streamed_big_outputs_match_the_cached_path(isa, rng):
         lambda t, u: fc.batch_norm_backward(u, t, g, m, v, training=False)[0],
         lambda t, u: fc.relu(t),
         lambda t, u: fc.relu_backward(u, t),
+        lambda t, u: fc.sum_relu_backward(u, t, t),
         lambda t, u: fc.add(t, u, relu=True),
         lambda t, u: fc.concat([t[..., :32], u[..., :32]]),
         lambda t, u: fc.concat_backward(t, [16, 48])[1],

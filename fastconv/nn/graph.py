@@ -5,6 +5,9 @@ model output):
 - Conv2D/Dense/BatchNormalization/Add followed by a ReLU layer: one op with ``relu=True``.
 - training only, in backward: Conv2D (tanh) -> AvgPool2D: the pool's backward applies the
   tanh's (one pass over the conv-sized gradient instead of two), the conv skips it.
+- training only, in backward: a value produced by Add + ReLU that feeds two layers (a residual
+  block's input) gets its two gradient parts summed and masked by the ReLU in one pass
+  (``sum_relu_backward``), and the Add's backward skips its ReLU.
 - inference only: Conv2D (linear) -> BatchNormalization: the BN is folded into the conv's
   weights (fastconv.fold_batch_norm), cached until the weights may have changed
   (``parameter.generation()``), so conv -> BN -> ReLU is one convolution at inference.
@@ -17,6 +20,7 @@ import fastconv as F
 from .activations import is_relu
 from .layer import InputLayer, Layer, Node, Tensor
 from .layers_conv import Conv2D
+from .layers_merge import Add
 from .layers_norm import BatchNormalization
 from .layers_pool import AvgPool2D
 from .parameter import generation
@@ -136,6 +140,9 @@ class Plan:
             step.out = slot(cur)
             self.steps.append(step)
         self.folded_steps = [s for s in self.steps if s.bn is not None]
+        # Values whose producer is an Add with a fused ReLU (its ctx holds the output y): their
+        # two-part gradients go through sum_relu_backward (see backward).
+        self.relu_sums = {s.out for s in self.steps if s.relu and isinstance(s.layer, Add)}
         self.n_slots = len(slots)
         self.n_inputs = len(inputs)
         self.outputs = [slots[id(t)] for t in outputs]
@@ -190,6 +197,9 @@ class Plan:
                         break
             req[step.out] = r
         grads: list = [None] * self.n_slots
+        # pending[j]: the second gradient part of a relu_sums value, held until its producer
+        # runs (a third part adds both first).
+        pending: list = [None] * self.n_slots
         for j, dy in zip(self.outputs, dys, strict=False):
             if dy is not None:
                 grads[j] = dy if grads[j] is None else F.add(grads[j], dy)
@@ -197,10 +207,14 @@ class Plan:
         for i in range(len(self.steps) - 1, -1, -1):
             step, ctx = self.steps[i], ctxs[i]
             ctxs[i] = None
-            dy = grads[step.out]
-            grads[step.out] = None
+            dy, second = grads[step.out], pending[step.out]
+            grads[step.out] = pending[step.out] = None
             if dy is None or not req[step.out]:
                 continue
+            if second is not None:  # Add + ReLU: ctx is (inputs, y)
+                dy = F.sum_relu_backward(dy, second, ctx[1])
+                ctx = (ctx[0], None)
+                second = None
             need_dx = False
             for j in step.ins:
                 if req[j]:
@@ -216,7 +230,15 @@ class Plan:
             if not need_dx:
                 continue
             for j, d in zip(step.ins, dx if step.layer.multi_input else [dx], strict=False):
-                if d is not None and req[j]:
-                    grads[j] = d if grads[j] is None else F.add(grads[j], d)
+                if d is None or not req[j]:
+                    continue
+                if grads[j] is None:
+                    grads[j] = d
+                elif j in self.relu_sums and pending[j] is None:
+                    pending[j] = d
+                else:
+                    if pending[j] is not None:
+                        grads[j], pending[j] = F.add(grads[j], pending[j]), None
+                    grads[j] = F.add(grads[j], d)
             dx = d = None  # a summed gradient's parts go now, not after the next layer
         return grads[:self.n_inputs]
