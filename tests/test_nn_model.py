@@ -107,7 +107,8 @@ def test_residual_relu_gradient_sums_keep_gradients(backend, build):
     model = build()
     plan = model._plan(True)
     adds = {s.layer.name for s in plan.steps if s.out in plan.relu_sums}
-    assert adds == ({"id.add", "proj.add"} if build is tiny_resnet else {"s", "t"})
+    expect = {"id.bn2", "proj.downsample.1"} if build is tiny_resnet else {"s", "t"}
+    assert adds == expect
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, *model.inputs[0].shape)).astype(np.float32)
     dy = rng.standard_normal((2, 3)).astype(np.float32)
@@ -120,6 +121,32 @@ def test_residual_relu_gradient_sums_keep_gradients(backend, build):
             grads.append([dx] + [p.grad for p in model.parameters()])
     for a, b in zip(*grads, strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "numpy"])
+def test_residual_join_fuses_into_batch_norm(backend):
+    # BN -> Add -> ReLU is one batch_norm(residual=) where the Add's other input is ready: the
+    # identity block's last BN, and the projection's shortcut BN (the main path's BN3 runs
+    # before the shortcut exists).
+    nn.set_seed(7)
+    model = tiny_resnet()
+    steps = model._plan(True).steps
+    assert [s.layer.name for s in steps if s.residual] == ["id.bn2", "proj.downsample.1"]
+    assert not any(isinstance(s.layer, nn.Add) for s in steps)
+    assert not any(s.residual for s in model._plan(False).steps)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    dy = rng.standard_normal((2, 3)).astype(np.float32)
+    outs = []
+    with fastconv.use_backend(backend):
+        for fuse in (True, False):
+            model.fuse = fuse
+            y = model(x, training=True)
+            dx = model.backward(dy)
+            outs.append([y, dx] + [p.grad for p in model.parameters()])
+    model.fuse = True
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def tiny_lenet():

@@ -58,6 +58,7 @@ Z2 = np.zeros((4, 3), np.float32)
     (lambda: fc.relu(X, out=np.zeros((2, 5, 5, 4), np.float32)), ValueError, "out"),
     (lambda: fc.relu_backward(X[0], X), ValueError, "dy: expected shape"),
     (lambda: fc.sum_relu_backward(X, X[:1], X), ValueError, "b: expected shape"),
+    (lambda: fc.batch_norm(X, C3, C3, C3, C3, residual=X[:1]), ValueError, "residual: expected"),
     (lambda: fc.sum_relu_backward(X[0], X, X), ValueError, "a: expected shape"),
     (lambda: fc.sum_relu_backward(X, X, "y"), TypeError, "y: expected a float"),
     (lambda: fc.add(X, X[:1]), ValueError, "b: expected shape"),
