@@ -35,6 +35,7 @@ from .ops.eltwise import (
     concat_backward,
     relu,
     relu_backward,
+    sum_relu_backward,
     tanh_backward,
 )
 from .ops.loss import (
@@ -101,6 +102,7 @@ __all__ = [
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
     "softmax_cross_entropy_with_grad",
+    "sum_relu_backward",
     "tanh_backward",
     "supported_isas",
     "use_backend",

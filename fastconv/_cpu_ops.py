@@ -62,13 +62,16 @@ def global_avg_pool2d_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean=None,
                running_var=None, *, training: bool = False, momentum: float = 0.99,
-               eps: float = 1e-3, relu: bool = False, return_stats: bool = False):
+               eps: float = 1e-3, relu: bool = False, return_stats: bool = False,
+               residual=None):
     if training:
-        y, mean, var, invstd = _C.batch_norm_forward_train(x, gamma, beta, eps, relu)
+        y, mean, var, invstd = _C.batch_norm_forward_train(x, gamma, beta, eps, relu, None,
+                                                           residual)
         update_running(running_mean, running_var, mean, var, momentum)
         mean = mean.astype(np.float32)
     else:
-        y = _C.batch_norm_forward_infer(x, gamma, beta, running_mean, running_var, eps, relu)
+        y = _C.batch_norm_forward_infer(x, gamma, beta, running_mean, running_var, eps, relu,
+                                        None, residual)
         if not return_stats:
             return y
         mean = running_mean.copy()
@@ -95,6 +98,10 @@ def relu(x: np.ndarray, *, out=None) -> np.ndarray:
 
 def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _C.relu_backward(dy, y)
+
+
+def sum_relu_backward(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return _C.sum_relu_backward(a, b, y)
 
 
 def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:

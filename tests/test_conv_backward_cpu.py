@@ -285,6 +285,33 @@ def test_conv2d_backward_dx_runs_1x1_gemm(isa):
     assert_close(dx, ref, rtol=1e-5, atol=1e-5 * 33 ** 0.5)
 
 
+@pytest.mark.parametrize("shape", [  # (N, H, W, C, K, stride)
+    (2, 6, 7, 384, 400, (2, 2)),   # rows and columns past the last hit pixel, K tails
+    (3, 9, 5, 600, 260, (3, 2)),
+    (2, 92, 92, 512, 260, (2, 2)),  # 46x46x512 per image: chunks of one image
+    (1, 8, 8, 130, 1100, (2, 2))])  # K > 1024: the GEMM reduces in channel blocks
+def test_conv2d_backward_strided_1x1_dx_runs_gemm(isa, shape):
+    # Strided unpadded 1x1 layers with weights beyond col2im's 128 K floats: dx is the 1x1
+    # GEMM of dy with w^T at the pixels the stride hits, zeros elsewhere.
+    fc.set_isa(isa)
+    n, h, w_, c, k, stride = shape
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((n, h, w_, c)).astype(np.float32)
+    w = rng.standard_normal((1, 1, c, k)).astype(np.float32)
+    dy = rng.standard_normal(fc._args.ConvGeometry(x.shape, w.shape, stride, 0, 1, 1).y_shape
+                             ).astype(np.float32)
+    outs = _at_thread_counts(lambda: fc.conv2d_backward(dy, x, w, stride=stride, need_dw=False,
+                                                        need_db=False)[0])
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
+    expect = np.zeros_like(x)
+    expect[:, ::stride[0], ::stride[1]] = fc.conv2d(dy, _rotated(w), algo="gemm1x1")
+    assert np.array_equal(outs[0], expect)
+    if h < 50:
+        ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                           w.astype(np.float64), stride=stride)[0]
+        assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * k ** 0.5)
+
+
 @pytest.mark.parametrize("fr, k, pad", [  # filter size, K (4 or 2 K vectors), padding
     (3, 70, 1), (3, 70, 0), (3, 70, ((0, 2), (1, 0))), (5, 70, ((0, 2), (1, 0))), (5, 20, 1),
     (3, 30, 0)])

@@ -197,6 +197,32 @@ def test_direct_padding_windows_and_strips(isa, shape):
     check_variant(ConvCase(*shape), "direct", 3, True, True)
 
 
+@pytest.mark.parametrize("shape", [
+    # rows of half a tile run in pairs (AVX-512: 7 pixels at K > 16, 14 at K <= 16; AVX2 and
+    # generic: 3 and 6): strided, an odd row count, groups, dilation, uneven padding, and
+    # 256-channel pixels (the strip's padded pixel stride)
+    (2, 7, 7, 256, 40, 3, 3, (1, 1), 1, (1, 1), 1),
+    (1, 14, 14, 256, 24, 3, 3, (2, 2), 1, (1, 1), 1),
+    (2, 3, 3, 256, 20, 3, 3, (1, 1), 1, (1, 1), 1),
+    (3, 14, 14, 20, 36, 3, 3, (2, 2), 1, (1, 1), 1),
+    (1, 9, 7, 6, 40, 3, 3, (1, 1), ((2, 0), (1, 1)), (2, 1), 2),
+    (2, 14, 14, 8, 12, 3, 3, (1, 1), 1, (1, 1), 1),
+    (2, 6, 6, 8, 8, 3, 3, (1, 1), 1, (1, 1), 1),
+    (3, 3, 3, 8, 20, 3, 3, (1, 1), 1, (1, 1), 1),
+    (2, 5, 6, 16, 24, 3, 2, (1, 2), ((1, 1), (0, 1)), (1, 2), 1)])
+def test_direct_row_pairs(isa, shape):
+    fc.set_isa(isa)
+    case = ConvCase(*shape)
+    check_variant(case, "direct", 9, True, True)
+    rng = np.random.default_rng(2)
+    x, w, b = arrays(rng, case.x_shape), arrays(rng, case.w_shape), arrays(rng, (case.K,))
+    outs = []
+    for t in (1, 2, 3):
+        fc.set_num_threads(t)
+        outs.append(fc.conv2d(x, w, b, algo="direct", **case.kwargs))
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+
+
 @pytest.mark.parametrize("r, c, k, algo", [(3, 64, 64, "winograd"), (5, 16, 32, "winograd5")])
 def test_winograd_error_is_documented_size(r, c, k, algo):
     # Realistic magnitudes: a ResNet-style 3x3 layer and the Inception 5x5 one on

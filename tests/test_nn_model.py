@@ -86,6 +86,69 @@ def test_training_fuses_relu_and_inference_folds_bn():
     assert any(isinstance(s.layer, nn.ReLU) for s in model._plan(False).steps)
 
 
+def three_way_residual():
+    # s = ReLU(a + b) feeds three layers: its gradient arrives in three parts.
+    x = nn.Input((5, 5, 3))
+    a = nn.Conv2D(4, 3, padding="same", name="a")(x)
+    b = nn.Conv2D(4, 1, name="b")(x)
+    s = nn.ReLU(name="s_relu")(nn.Add(name="s")([a, b]))
+    c1 = nn.Conv2D(4, 3, padding="same", name="c1")(s)
+    c2 = nn.Conv2D(4, 1, name="c2")(s)
+    t = nn.ReLU(name="t_relu")(nn.Add(name="t")([c1, c2, s]))
+    return nn.Model(x, nn.Dense(3, name="fc")(nn.GlobalAvgPool2D()(t)))
+
+
+@pytest.mark.parametrize("backend", ["cpu", "numpy"])
+@pytest.mark.parametrize("build", [tiny_resnet, three_way_residual])
+def test_residual_relu_gradient_sums_keep_gradients(backend, build):
+    # An Add + ReLU output read by two layers: its two gradient parts are summed and masked
+    # in one pass (sum_relu_backward); with three parts, the first two are added first.
+    nn.set_seed(6)
+    model = build()
+    plan = model._plan(True)
+    adds = {s.layer.name for s in plan.steps if s.out in plan.relu_sums}
+    expect = {"id.bn2", "proj.downsample.1"} if build is tiny_resnet else {"s", "t"}
+    assert adds == expect
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, *model.inputs[0].shape)).astype(np.float32)
+    dy = rng.standard_normal((2, 3)).astype(np.float32)
+    grads = []
+    with fastconv.use_backend(backend):
+        for sums in (plan.relu_sums, set()):  # the same plan without the fusion
+            plan.relu_sums = sums
+            model(x, training=True)
+            dx = model.backward(dy)
+            grads.append([dx] + [p.grad for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "numpy"])
+def test_residual_join_fuses_into_batch_norm(backend):
+    # BN -> Add -> ReLU is one batch_norm(residual=) where the Add's other input is ready: the
+    # identity block's last BN, and the projection's shortcut BN (the main path's BN3 runs
+    # before the shortcut exists).
+    nn.set_seed(7)
+    model = tiny_resnet()
+    steps = model._plan(True).steps
+    assert [s.layer.name for s in steps if s.residual] == ["id.bn2", "proj.downsample.1"]
+    assert not any(isinstance(s.layer, nn.Add) for s in steps)
+    assert not any(s.residual for s in model._plan(False).steps)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    dy = rng.standard_normal((2, 3)).astype(np.float32)
+    outs = []
+    with fastconv.use_backend(backend):
+        for fuse in (True, False):
+            model.fuse = fuse
+            y = model(x, training=True)
+            dx = model.backward(dy)
+            outs.append([y, dx] + [p.grad for p in model.parameters()])
+    model.fuse = True
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def tiny_lenet():
     x = nn.Input((12, 12, 2))
     y = nn.Conv2D(3, 3, activation="tanh", name="c1")(x)

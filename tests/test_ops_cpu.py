@@ -158,6 +158,23 @@ def test_batch_norm_inference_forward(isa, seed, shape, relu: bool):
     assert_close(inv, inv_r, rtol=1e-7, atol=0)
 
 
+@given(seed=seeds, shape=bn_shapes, relu=..., training=...)
+def test_batch_norm_residual(isa, seed, shape, relu: bool, training: bool):
+    # residual= is added before the ReLU in the same pass: the same bits as batch_norm then add
+    fc.set_isa(isa)
+    rng = np.random.default_rng(seed)
+    x, z = arrays(rng, shape, scale=3.0), arrays(rng, shape)
+    c = shape[-1]
+    gamma, beta, rm = arrays(rng, (c,)), arrays(rng, (c,)), arrays(rng, (c,))
+    rv = rng.uniform(0.1, 3, c).astype(np.float32)
+    kw = dict(training=training, momentum=1.0)  # momentum 1: the running stats stay put
+    y = fc.batch_norm(x, gamma, beta, rm, rv, relu=relu, residual=z, **kw)
+    y_r = ref.batch_norm(*f64(x, gamma, beta, rm, rv), relu=relu, residual=z.astype(np.float64),
+                         **kw)
+    assert_close(y, y_r, rtol=1e-5, atol=2e-5)
+    assert np.array_equal(y, fc.add(fc.batch_norm(x, gamma, beta, rm, rv, **kw), z, relu=relu))
+
+
 def test_batch_norm_inference_equals_training_with_its_stats(isa, rng):
     fc.set_isa(isa)
     x = arrays(rng, (4, 10, 10, 19), scale=3.0) + 5
@@ -221,6 +238,8 @@ def test_relu_add(isa, seed, shape):
     y = fc.relu(a)
     assert np.array_equal(y, ref.relu(a))
     assert np.array_equal(fc.relu_backward(dy, y), ref.relu_backward(dy, y))
+    assert np.array_equal(fc.sum_relu_backward(dy, b, y), ref.sum_relu_backward(dy, b, y))
+    assert np.array_equal(fc.sum_relu_backward(dy, b, y), fc.relu_backward(fc.add(dy, b), y))
     for relu in (False, True):
         s = fc.add(a, b, relu=relu)
         assert np.array_equal(s, ref.add(a, b, relu=relu))
@@ -406,6 +425,7 @@ def test_streamed_big_outputs_match_the_cached_path(isa, rng):
         lambda t, u: fc.batch_norm_backward(u, t, g, m, v, training=False)[0],
         lambda t, u: fc.relu(t),
         lambda t, u: fc.relu_backward(u, t),
+        lambda t, u: fc.sum_relu_backward(u, t, t),
         lambda t, u: fc.add(t, u, relu=True),
         lambda t, u: fc.concat([t[..., :32], u[..., :32]]),
         lambda t, u: fc.concat_backward(t, [16, 48])[1],

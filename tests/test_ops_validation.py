@@ -57,6 +57,10 @@ Z2 = np.zeros((4, 3), np.float32)
     (lambda: fc.relu(X.astype(bool)), TypeError, "x: expected a float"),
     (lambda: fc.relu(X, out=np.zeros((2, 5, 5, 4), np.float32)), ValueError, "out"),
     (lambda: fc.relu_backward(X[0], X), ValueError, "dy: expected shape"),
+    (lambda: fc.sum_relu_backward(X, X[:1], X), ValueError, "b: expected shape"),
+    (lambda: fc.batch_norm(X, C3, C3, C3, C3, residual=X[:1]), ValueError, "residual: expected"),
+    (lambda: fc.sum_relu_backward(X[0], X, X), ValueError, "a: expected shape"),
+    (lambda: fc.sum_relu_backward(X, X, "y"), TypeError, "y: expected a float"),
     (lambda: fc.add(X, X[:1]), ValueError, "b: expected shape"),
     (lambda: fc.add(X, "b"), TypeError, "b: expected a float"),
     (lambda: fc.add_backward(X, X[0]), ValueError, "y: expected shape"),
@@ -102,7 +106,7 @@ def test_every_op_is_in_the_table_with_its_reference():
                  "batch_norm_backward", "fold_batch_norm", "relu", "relu_backward", "add",
                  "add_backward", "concat", "concat_backward", "softmax",
                  "softmax_cross_entropy", "softmax_cross_entropy_backward", "dense",
-                 "dense_backward", "adam_update", "tanh_backward",
+                 "dense_backward", "adam_update", "tanh_backward", "sum_relu_backward",
                  "softmax_cross_entropy_with_grad"):
         assert fc.OPS[name].reference is getattr(fc.reference, name)
         assert callable(getattr(fc, name))

@@ -56,6 +56,22 @@ void bind_eltwise(py::module_& m) {
   def_grad_from_output(m, "relu_backward", &relu_backward, "dy * (y > 0)");
   def_grad_from_output(m, "tanh_backward", &tanh_backward, "dy * (1 - y^2), y = tanh(x)");
   m.def(
+      "sum_relu_backward",
+      [](const py::array& a, const py::array& b, const py::array& y) {
+        const float* yp = any_f32(y, "y");
+        const float* ap = py_util::in_ptr(a, "a", shape_of(y));
+        const float* bp = py_util::in_ptr(b, "b", shape_of(y));
+        py::array_t<float> dx = py_util::pooled_array(shape_of(y));
+        float* dp = py_util::mut_ptr(dx);
+        const int64_t n = y.size();
+        {
+          py::gil_scoped_release nogil;
+          sum_relu_backward(n, ap, bp, yp, dp);
+        }
+        return dx;
+      },
+      py::arg("a"), py::arg("b"), py::arg("y"), "(a + b) * (y > 0)");
+  m.def(
       "add_forward",
       [](const py::array& a, const py::array& b, bool relu, const py::object& out) {
         const float* ap = any_f32(a, "a");

@@ -21,15 +21,23 @@ static std::pair<int64_t, int64_t> rows_channels(const py::array& x, const char*
   return {static_cast<int64_t>(x.size()) / C, C};
 }
 
+// The residual added before the ReLU: null if None, else x's shape (checked).
+static const float* residual_ptr(const py::object& residual, const py::array& x) {
+  if (residual.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(residual)) throw py::type_error("residual: expected an array");
+  return py_util::in_ptr(py::reinterpret_borrow<py::array>(residual), "residual", shape_of(x));
+}
+
 void bind_norm(py::module_& m) {
   m.def(
       "batch_norm_forward_train",
       [](const py::array& x, const py::array& gamma, const py::array& beta, double eps,
-         bool relu, const py::object& out) {
+         bool relu, const py::object& out, const py::object& residual) {
         auto [M, C] = rows_channels(x, "x");
         const float* xp = static_cast<const float*>(x.data());
         const float* gp = py_util::in_ptr(gamma, "gamma", {C});
         const float* bp = py_util::in_ptr(beta, "beta", {C});
+        const float* zp = residual_ptr(residual, x);
         py::array_t<float> y = py_util::out_array(out, "out", shape_of(x));
         py::array_t<double> mean(C), var(C);
         py::array_t<float> invstd(C);
@@ -39,34 +47,36 @@ void bind_norm(py::module_& m) {
         float* ip = invstd.mutable_data();
         {
           py::gil_scoped_release nogil;
-          batch_norm_forward_train(M, C, xp, gp, bp, eps, relu, yp, mp, vp, ip);
+          batch_norm_forward_train(M, C, xp, gp, bp, eps, relu, yp, mp, vp, ip, zp);
         }
         return py::make_tuple(y, mean, var, invstd);
       },
       py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("eps"), py::arg("relu") = false,
-      py::arg("out") = py::none(),
+      py::arg("out") = py::none(), py::arg("residual") = py::none(),
       "training batch norm: returns (y, mean float64, biased var float64, invstd)");
   m.def(
       "batch_norm_forward_infer",
       [](const py::array& x, const py::array& gamma, const py::array& beta,
          const py::array& mean, const py::array& var, double eps, bool relu,
-         const py::object& out) {
+         const py::object& out, const py::object& residual) {
         auto [M, C] = rows_channels(x, "x");
         const float* xp = static_cast<const float*>(x.data());
         const float* gp = py_util::in_ptr(gamma, "gamma", {C});
         const float* bp = py_util::in_ptr(beta, "beta", {C});
         const float* mp = py_util::in_ptr(mean, "running_mean", {C});
         const float* vp = py_util::in_ptr(var, "running_var", {C});
+        const float* zp = residual_ptr(residual, x);
         py::array_t<float> y = py_util::out_array(out, "out", shape_of(x));
         float* yp = py_util::mut_ptr(y);
         {
           py::gil_scoped_release nogil;
-          batch_norm_forward_infer(M, C, xp, gp, bp, mp, vp, eps, relu, yp);
+          batch_norm_forward_infer(M, C, xp, gp, bp, mp, vp, eps, relu, yp, zp);
         }
         return y;
       },
       py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("mean"), py::arg("var"),
       py::arg("eps"), py::arg("relu") = false, py::arg("out") = py::none(),
+      py::arg("residual") = py::none(),
       "inference batch norm with the given statistics");
   m.def(
       "batch_norm_backward",

@@ -40,7 +40,8 @@ static void split_mean(double m, float* hi, float* lo) {
 
 void batch_norm_forward_train(int64_t M, int64_t C, const float* x, const float* gamma,
                               const float* beta, double eps, bool relu, float* y,
-                              double* mean, double* var, float* invstd) {
+                              double* mean, double* var, float* invstd,
+                              const float* residual) {
   check_sizes(M, C);
   FC_CHECK(x && gamma && beta && y && mean && var && invstd, "batch_norm: null pointer");
   FC_CHECK(eps > 0, "eps must be > 0");
@@ -61,12 +62,12 @@ void batch_norm_forward_train(int64_t M, int64_t C, const float* x, const float*
     scale[c] = static_cast<float>(double(gamma[c]) * inv);
     split_mean(mean[c], &hi[c], &lo[c]);
   }
-  FC_DISPATCH(bn_apply, M, C, x, hi.data(), lo.data(), scale.data(), beta, relu, y);
+  FC_DISPATCH(bn_apply, M, C, x, hi.data(), lo.data(), scale.data(), beta, residual, relu, y);
 }
 
 void batch_norm_forward_infer(int64_t M, int64_t C, const float* x, const float* gamma,
                               const float* beta, const float* mean, const float* var,
-                              double eps, bool relu, float* y) {
+                              double eps, bool relu, float* y, const float* residual) {
   check_sizes(M, C);
   FC_CHECK(x && gamma && beta && mean && var && y, "batch_norm: null pointer");
   FC_CHECK(eps > 0, "eps must be > 0");
@@ -75,7 +76,7 @@ void batch_norm_forward_infer(int64_t M, int64_t C, const float* x, const float*
     scale[c] = static_cast<float>(double(gamma[c]) / std::sqrt(double(var[c]) + eps));
     split_mean(mean[c], &hi[c], &lo[c]);
   }
-  FC_DISPATCH(bn_apply, M, C, x, hi.data(), lo.data(), scale.data(), beta, relu, y);
+  FC_DISPATCH(bn_apply, M, C, x, hi.data(), lo.data(), scale.data(), beta, residual, relu, y);
 }
 
 void batch_norm_backward(int64_t M, int64_t C, const float* dy, const float* x, const float* y,

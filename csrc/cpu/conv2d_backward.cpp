@@ -3,12 +3,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
 
+#include "blocks.h"
 #include "common.h"
 #include "memory.h"
 #include "threads.h"
@@ -101,6 +103,17 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
   return direct_wins ? "direct" : nullptr;
 }
 
+// dx of a strided unpadded 1x1 layer is dy x w^T at the pixels the stride hits and zero
+// elsewhere: the 1x1 GEMM forward (gemm1x1) of dy with the transposed weights. ResNet-50's
+// projections at batch 16, 1 thread, against the dx tiles (cvec): 512->1024 at 28x28 66 ->
+// 55 ms, 1024->2048 at 14x14 83 -> 59 ms. Where pick() takes col2im (weights of up to 128 K
+// floats: 256->512 at 56x56) the two tied, so those stay.
+bool strided_1x1_dx_as_gemm(const ConvParams& p) {
+  return p.groups == 1 && p.R == 1 && p.S == 1 && (p.stride_h > 1 || p.stride_w > 1) &&
+         p.pad_t == 0 && p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0 && p.C >= 64 &&
+         p.K >= 64 && p.C * p.K > 128 * 1024;
+}
+
 // wt[r][s][k][c] = w[R-1-r][S-1-s][c][k], in 16 x 16 blocks (each a 1 KiB read and write);
 // whole blocks by 4 x 4 SSE transposes (the scalar loop took 15 us of the Inception 5x5
 // layer's 160 us dx at batch 1, these 6 us).
@@ -177,6 +190,42 @@ void run_side_by_side(A&& a, B&& b) {
     if (e) std::rethrow_exception(e);
 }
 
+// strided_1x1_dx_as_gemm's dx (wt: w transposed by rotate_swap): the GEMM runs per chunk of
+// whole images into a buffer of at most ~2M floats (8 MB: one chunk for ResNet-50's layers at
+// batch 16; each chunk repacks the weights), and each dx row is then written whole
+// (the chunk's pixels where the stride hits, zeros between and on the rows it skips), one
+// row per task. The chunks depend on the sizes only, and a pixel's sum does not depend on
+// its chunk, so dx is the same at any thread count.
+void strided_1x1_dx(const ConvParams& p, const float* dy, const float* wt, float* dx) {
+  const int64_t img = p.P * p.Q * p.C, nb = std::clamp<int64_t>((1 << 21) / img, 1, p.N);
+  const Blocks chunks(p.N, nb);
+  float* tmp = workspace(53, size_t((p.N + chunks.count - 1) / chunks.count * img));
+  for (int64_t ci = 0; ci < chunks.count; ++ci) {
+    const int64_t n0 = chunks.start(ci), nn = chunks.size(ci);
+    ConvParams t;
+    t.N = nn, t.H = p.P, t.W = p.Q, t.C = p.K, t.K = p.C, t.R = 1, t.S = 1;
+    t.finalize();
+    conv2d_forward(t, dy + n0 * p.P * p.Q * p.K, wt, nullptr, tmp, "gemm1x1");
+    const int64_t rows = nn * p.H;
+#pragma omp parallel for num_threads(rows * p.W * p.C < (1 << 18) ? 1 : num_threads()) schedule(static)
+    for (int64_t row = 0; row < rows; ++row) {
+      const int64_t n = row / p.H, ih = row % p.H;
+      float* d = dx + ((n0 + n) * p.H + ih) * p.W * p.C;
+      if (ih % p.stride_h || ih / p.stride_h >= p.P) {
+        std::memset(d, 0, sizeof(float) * p.W * p.C);
+        continue;
+      }
+      const float* src = tmp + (n * p.P + ih / p.stride_h) * p.Q * p.C;
+      for (int64_t iw = 0; iw < p.W; ++iw, d += p.C) {
+        if (iw % p.stride_w || iw / p.stride_w >= p.Q)
+          std::memset(d, 0, sizeof(float) * p.C);
+        else
+          std::memcpy(d, src + iw / p.stride_w * p.C, sizeof(float) * p.C);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> conv2d_backward_algos() {
@@ -199,6 +248,10 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
       float* wt = workspace(47, size_t(p.R * p.S * p.C * p.K));
       rotate_swap(p, w, wt);
       conv2d_forward(t, dy, wt, nullptr, dx, dx_fwd);
+    } else if (dx && algo == "auto" && strided_1x1_dx_as_gemm(p)) {
+      float* wt = workspace(47, size_t(p.C * p.K));
+      rotate_swap(p, w, wt);
+      strided_1x1_dx(p, dy, wt, dx);
     } else if (dx) {
       if (da == DataAlgo::cvec) FC_DISPATCH(conv2d_bwd_data_cvec, p, dy, w, dx);
       else if (da == DataAlgo::col2im) FC_DISPATCH(conv2d_bwd_data_col2im, p, dy, w, dx);

@@ -19,6 +19,11 @@ void tanh_backward(int64_t n, const float* dy, const float* y, float* dx) {
   FC_DISPATCH(tanh_bwd, n, dy, y, dx);
 }
 
+void sum_relu_backward(int64_t n, const float* a, const float* b, const float* y, float* dx) {
+  FC_CHECK(n >= 0 && a && b && y && dx, "sum_relu_backward: bad arguments");
+  FC_DISPATCH(sum_relu_bwd, n, a, b, y, dx);
+}
+
 void add_forward(int64_t n, const float* a, const float* b, bool relu, float* y) {
   FC_CHECK(n >= 0 && a && b && y, "add: bad arguments");
   FC_DISPATCH(add_fwd, n, a, b, relu, y);

@@ -5,6 +5,12 @@ model output):
 - Conv2D/Dense/BatchNormalization/Add followed by a ReLU layer: one op with ``relu=True``.
 - training only, in backward: Conv2D (tanh) -> AvgPool2D: the pool's backward applies the
   tanh's (one pass over the conv-sized gradient instead of two), the conv skips it.
+- training only: BatchNormalization -> Add (two inputs) -> ReLU, where the Add's other input
+  is already computed (a residual block's join): one batch_norm with ``residual=`` and
+  ``relu=True`` (the sum is never stored); backward passes the masked gradient to both.
+- training only, in backward: a value produced by Add + ReLU (or the fusion above) that feeds
+  two layers (a residual block's input) gets its two gradient parts summed and masked by the
+  ReLU in one pass (``sum_relu_backward``), and the step's backward skips its ReLU.
 - inference only: Conv2D (linear) -> BatchNormalization: the BN is folded into the conv's
   weights (fastconv.fold_batch_norm), cached until the weights may have changed
   (``parameter.generation()``), so conv -> BN -> ReLU is one convolution at inference.
@@ -17,6 +23,7 @@ import fastconv as F
 from .activations import is_relu
 from .layer import InputLayer, Layer, Node, Tensor
 from .layers_conv import Conv2D
+from .layers_merge import Add
 from .layers_norm import BatchNormalization
 from .layers_pool import AvgPool2D
 from .parameter import generation
@@ -53,7 +60,7 @@ class Step:
     """One layer call (plus what it absorbed) reading and writing value slots."""
 
     __slots__ = ("layer", "ins", "out", "relu", "bn", "fold_gen", "folded", "tanh_grad",
-                 "preact_grad")
+                 "preact_grad", "residual")
 
     def __init__(self, layer: Layer, ins: list[int]):
         self.layer, self.ins, self.out = layer, ins, -1
@@ -62,8 +69,24 @@ class Step:
         self.preact_grad = False  # Conv2D: dy arrives through its tanh already
         self.bn: BatchNormalization | None = None
         self.fold_gen, self.folded = -1, None
+        # BatchNormalization: ins[1] is added before the ReLU (an absorbed Add); backward
+        # returns gradients for both ins
+        self.residual = False
 
-    def forward(self, x, training: bool):
+    @property
+    def multi_grad(self) -> bool:
+        """backward returns one gradient per input (a list)."""
+        return self.layer.multi_input or self.residual
+
+    def relu_output(self, ctx) -> tuple:
+        """(the fused ReLU's output y, ctx without it) of an Add or residual BN step."""
+        if self.residual:
+            return ctx[3], (*ctx[:3], None, *ctx[4:])
+        return ctx[1], (ctx[0], None)
+
+    def forward(self, x, training: bool, z=None):
+        if self.residual:
+            return self.layer._forward(x, training, relu=self.relu, residual=z)
         if self.bn is None:
             return self.layer._forward(x, training, relu=self.relu)
         conv: Conv2D = self.layer  # type: ignore[assignment]
@@ -77,6 +100,11 @@ class Step:
         return F.conv2d(x, w, b, relu=self.relu, **conv.conv_args()), None
 
     def backward(self, dy, ctx, need_dx: bool):
+        if self.residual:  # the ReLU's mask once, for the BN and the absorbed Add's input
+            y, ctx = self.relu_output(ctx)
+            g = F.relu_backward(dy, y) if y is not None else dy
+            dx, grads = self.layer._backward(g, ctx, need_dx)
+            return [dx, g], grads
         if self.tanh_grad:
             return self.layer._backward_through_tanh(dy, ctx)  # type: ignore[attr-defined]
         if self.preact_grad:
@@ -108,6 +136,7 @@ class Plan:
 
         absorbed: set[int] = set()
         tanh_pools: set[int] = set()  # AvgPool2D nodes that apply their input's tanh backward
+        produced = set(input_ids)  # tensors already computed by earlier steps
         self.steps: list[Step] = []
         for node in nodes:
             layer = node.layer
@@ -123,6 +152,16 @@ class Plan:
                 absorbed.add(id(nxt))
                 cur = nxt.output
                 nxt = sole_consumer(cur)
+            if (training and isinstance(layer, BatchNormalization) and nxt is not None
+                    and isinstance(nxt.layer, Add) and len(nxt.inputs) == 2
+                    and nxt.inputs[0] is not nxt.inputs[1]):
+                other = nxt.inputs[1] if nxt.inputs[0] is cur else nxt.inputs[0]
+                after = sole_consumer(nxt.output)
+                if id(other) in produced and after is not None and is_relu(after.layer):
+                    step.residual = step.relu = True
+                    step.ins.append(slot(other))
+                    absorbed.update((id(nxt), id(after)))
+                    cur, nxt = after.output, None
             if layer.fuses_relu and linear and nxt is not None and is_relu(nxt.layer):
                 step.relu = True
                 absorbed.add(id(nxt))
@@ -134,8 +173,13 @@ class Plan:
                 step.preact_grad = True
                 tanh_pools.add(id(nxt))
             step.out = slot(cur)
+            produced.add(id(cur))
             self.steps.append(step)
         self.folded_steps = [s for s in self.steps if s.bn is not None]
+        # Values whose producer is an Add with a fused ReLU (its ctx holds the output y): their
+        # two-part gradients go through sum_relu_backward (see backward).
+        self.relu_sums = {s.out for s in self.steps
+                          if s.residual or (s.relu and isinstance(s.layer, Add))}
         self.n_slots = len(slots)
         self.n_inputs = len(inputs)
         self.outputs = [slots[id(t)] for t in outputs]
@@ -160,6 +204,8 @@ class Plan:
         for i, step in enumerate(self.steps):
             if step.layer.multi_input:
                 y, ctx = step.forward([vals[j] for j in step.ins], training)
+            elif step.residual:
+                y, ctx = step.forward(vals[step.ins[0]], training, vals[step.ins[1]])
             else:
                 y, ctx = step.forward(vals[step.ins[0]], training)
             vals[step.out] = y
@@ -190,6 +236,9 @@ class Plan:
                         break
             req[step.out] = r
         grads: list = [None] * self.n_slots
+        # pending[j]: the second gradient part of a relu_sums value, held until its producer
+        # runs (a third part adds both first).
+        pending: list = [None] * self.n_slots
         for j, dy in zip(self.outputs, dys, strict=False):
             if dy is not None:
                 grads[j] = dy if grads[j] is None else F.add(grads[j], dy)
@@ -197,10 +246,14 @@ class Plan:
         for i in range(len(self.steps) - 1, -1, -1):
             step, ctx = self.steps[i], ctxs[i]
             ctxs[i] = None
-            dy = grads[step.out]
-            grads[step.out] = None
+            dy, second = grads[step.out], pending[step.out]
+            grads[step.out] = pending[step.out] = None
             if dy is None or not req[step.out]:
                 continue
+            if second is not None:
+                y, ctx = step.relu_output(ctx)
+                dy = F.sum_relu_backward(dy, second, y)
+                second = y = None
             need_dx = False
             for j in step.ins:
                 if req[j]:
@@ -215,8 +268,16 @@ class Plan:
                         seen.add(id(p))
             if not need_dx:
                 continue
-            for j, d in zip(step.ins, dx if step.layer.multi_input else [dx], strict=False):
-                if d is not None and req[j]:
-                    grads[j] = d if grads[j] is None else F.add(grads[j], d)
+            for j, d in zip(step.ins, dx if step.multi_grad else [dx], strict=False):
+                if d is None or not req[j]:
+                    continue
+                if grads[j] is None:
+                    grads[j] = d
+                elif j in self.relu_sums and pending[j] is None:
+                    pending[j] = d
+                else:
+                    if pending[j] is not None:
+                        grads[j], pending[j] = F.add(grads[j], pending[j]), None
+                    grads[j] = F.add(grads[j], d)
             dx = d = None  # a summed gradient's parts go now, not after the next layer
         return grads[:self.n_inputs]

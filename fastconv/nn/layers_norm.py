@@ -40,15 +40,17 @@ class BatchNormalization(Layer):
         return (self.gamma.value if self.gamma is not None else self._ones,
                 self.beta.value if self.beta is not None else self._zeros)
 
-    def _forward(self, x, training, relu=False):
+    def _forward(self, x, training, relu=False, residual=None):
+        """residual: added before the ReLU (nn.graph's BN -> Add -> ReLU fusion)."""
         g, b = self.gamma_beta()
         if training and self.trainable:
             y, mean, invstd = F.batch_norm(
                 x, g, b, self.moving_mean, self.moving_variance, training=True,
-                momentum=self.momentum, eps=self.epsilon, relu=relu, return_stats=True)
+                momentum=self.momentum, eps=self.epsilon, relu=relu, return_stats=True,
+                residual=residual)
             return y, (x, mean, invstd, y if relu else None, True)
         y = F.batch_norm(x, g, b, self.moving_mean, self.moving_variance, training=False,
-                         eps=self.epsilon, relu=relu)
+                         eps=self.epsilon, relu=relu, residual=residual)
         return y, (x, None, None, y if relu else None, False)
 
     def _backward(self, dy, ctx, need_dx):

@@ -33,6 +33,10 @@ _relu = register(Op(
 _relu_backward = register(Op(
     "relu_backward", reference.relu_backward, kernels={"cpu": _cpu_ops.relu_backward},
     bytes=_bytes_per_element(12), doc="dy * (y > 0)"))
+_sum_relu_backward = register(Op(
+    "sum_relu_backward", reference.sum_relu_backward,
+    kernels={"cpu": _cpu_ops.sum_relu_backward}, bytes=_bytes_per_element(16),
+    doc="(a + b) * (y > 0): ReLU backward of a two-part gradient"))
 _tanh_backward = register(Op(
     "tanh_backward", reference.tanh_backward, kernels={"cpu": _cpu_ops.tanh_backward},
     bytes=_bytes_per_element(12), doc="dy * (1 - y^2)"))
@@ -63,6 +67,24 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     dy = array(dy, "dy", dtype=compute_dtype())
     same_shape(dy, "dy", y.shape)
     return _relu_backward(dy, y)
+
+
+def sum_relu_backward(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = (a + b) * (y > 0), with y the ReLU's output: the backward of a ReLU whose output
+    feeds two layers (a residual block's input), its two gradient parts summed in the same
+    pass (one pass instead of :func:`add` then :func:`relu_backward`; bitwise the same)."""
+    if (type(a) is np.ndarray and type(b) is np.ndarray and type(y) is np.ndarray
+            and a.dtype is _F32 and b.dtype is _F32 and y.dtype is _F32
+            and a.shape == y.shape and b.shape == y.shape and a.flags.c_contiguous
+            and b.flags.c_contiguous and y.flags.c_contiguous and 0 < y.size <= MAX_ELEMENTS
+            and get_backend() == "cpu"):  # the graph's call, every step: straight to C++
+        return _C.sum_relu_backward(a, b, y)
+    y = array(y, "y", dtype=compute_dtype())
+    a = array(a, "a", dtype=compute_dtype())
+    b = array(b, "b", dtype=compute_dtype())
+    same_shape(a, "a", y.shape)
+    same_shape(b, "b", y.shape)
+    return _sum_relu_backward(a, b, y)
 
 
 def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:

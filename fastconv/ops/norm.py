@@ -72,7 +72,8 @@ def _number(v: object, name: str, lo: float, hi: float, *, open_lo: bool = False
 def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
                running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None,
                *, training: bool = False, momentum: float = 0.99, eps: float = 1e-3,
-               relu: bool = False, return_stats: bool = False):
+               relu: bool = False, return_stats: bool = False,
+               residual: np.ndarray | None = None):
     """Batch normalization over every axis but the channels (last), Keras conventions.
 
     Args:
@@ -85,6 +86,8 @@ def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
         momentum: EWMA factor in [0, 1]. eps: added to the variance, > 0.
         relu: fuse max(y, 0).
         return_stats: return (y, mean, invstd), invstd = 1 / sqrt(var + eps).
+        residual: an array of x's shape added to the normalised output before the ReLU
+            (a residual block's join, in the same pass).
     """
     x = _activation(x, "x")
     c = x.shape[-1]
@@ -100,9 +103,13 @@ def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
             raise ValueError("running_mean, running_var: required when training=False")
         running_mean = _vector(running_mean, "running_mean", c)
         running_var = _vector(running_var, "running_var", c)
+    extra = {}
+    if residual is not None:
+        extra["residual"] = array(residual, "residual", dtype=compute_dtype())
+        same_shape(extra["residual"], "residual", x.shape)
     return _batch_norm(x, gamma, beta, running_mean, running_var, training=bool(training),
                        momentum=momentum, eps=eps, relu=bool(relu),
-                       return_stats=bool(return_stats))
+                       return_stats=bool(return_stats), **extra)
 
 
 def batch_norm_backward(dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, mean: np.ndarray,

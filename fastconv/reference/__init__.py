@@ -14,6 +14,7 @@ from .eltwise import (
     concat_backward,
     relu,
     relu_backward,
+    sum_relu_backward,
     tanh_backward,
 )
 from .loss import (
@@ -54,6 +55,7 @@ __all__ = [
     "max_pool2d_backward",
     "relu",
     "relu_backward",
+    "sum_relu_backward",
     "softmax",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",

@@ -18,6 +18,11 @@ def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, dy, 0).astype(dtype, copy=False)
 
 
+def sum_relu_backward(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = (a + b) where y > 0, else 0: a ReLU's backward of a two-part gradient."""
+    return relu_backward(np.add(a, b), y)
+
+
 def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dx = dy * (1 - y^2), with y = tanh(x) the forward's output."""
     g = np.multiply(y, y, dtype=np.result_type(dy, y))

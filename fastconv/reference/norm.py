@@ -35,8 +35,9 @@ def update_running(running_mean: np.ndarray | None, running_var: np.ndarray | No
 def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
                running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None,
                *, training: bool = False, momentum: float = 0.99, eps: float = 1e-3,
-               relu: bool = False, return_stats: bool = False):
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta, optionally max(y, 0).
+               relu: bool = False, return_stats: bool = False,
+               residual: np.ndarray | None = None):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta (+ residual), optionally max(y, 0).
 
     training: batch mean and biased variance over every axis but the last; running_* (if
     given) are updated in place. Otherwise running_mean / running_var are used (required).
@@ -55,6 +56,8 @@ def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
     invstd = 1.0 / np.sqrt(var + eps)
     scale = np.asarray(gamma, np.float64) * invstd
     y = ((x - mean) * scale + np.asarray(beta, np.float64)).astype(dtype)
+    if residual is not None:
+        y += residual
     if relu:
         np.maximum(y, 0, out=y)
     if return_stats:

@@ -32,11 +32,11 @@ void bn_stats_partials(int64_t M, int64_t C, const float* __restrict x,
   }
 }
 
-template <bool kRelu>
+template <bool kRelu, bool kRes>
 static void apply_rows(int64_t r0, int64_t r1, int64_t C, const float* __restrict x,
                        const float* __restrict hi, const float* __restrict lo,
-                       const float* __restrict k, const float* __restrict b, bool nt,
-                       float* __restrict y) {
+                       const float* __restrict k, const float* __restrict b,
+                       const float* __restrict z, bool nt, float* __restrict y) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + r * C;
     float* yr = y + r * C;
@@ -45,6 +45,10 @@ static void apply_rows(int64_t r0, int64_t r1, int64_t C, const float* __restric
       prefetch_ahead<L>(xr + c);
       auto v = ((vload<L>(xr + c) - vload<L>(hi + c)) - vload<L>(lo + c)) * vload<L>(k + c) +
                vload<L>(b + c);
+      if constexpr (kRes) {
+        prefetch_ahead<L>(z + r * C + c);
+        v = v + vload<L>(z + r * C + c);
+      }
       if constexpr (kRelu) v = vmax<L>(v, vsplat<L>(0.0f));
       vput<L>(nt, yr + c, v);
     });
@@ -53,16 +57,21 @@ static void apply_rows(int64_t r0, int64_t r1, int64_t C, const float* __restric
 
 void bn_apply(int64_t M, int64_t C, const float* __restrict x, const float* __restrict mean_hi,
               const float* __restrict mean_lo, const float* __restrict scale,
-              const float* __restrict beta, bool relu, float* __restrict y) {
+              const float* __restrict beta, const float* __restrict z, bool relu,
+              float* __restrict y) {
   const int64_t T = bn_chunks(M);
   const bool nt = stream_rows(y, M * C, C);
 #pragma omp parallel for num_threads(threads_for_elements(M * C)) schedule(static)
   for (int64_t t = 0; t < T; ++t) {
     const int64_t r0 = t * kBnChunkRows, r1 = std::min(M, r0 + kBnChunkRows);
-    if (relu)
-      apply_rows<true>(r0, r1, C, x, mean_hi, mean_lo, scale, beta, nt, y);
+    if (z && relu)
+      apply_rows<true, true>(r0, r1, C, x, mean_hi, mean_lo, scale, beta, z, nt, y);
+    else if (z)
+      apply_rows<false, true>(r0, r1, C, x, mean_hi, mean_lo, scale, beta, z, nt, y);
+    else if (relu)
+      apply_rows<true, false>(r0, r1, C, x, mean_hi, mean_lo, scale, beta, z, nt, y);
     else
-      apply_rows<false>(r0, r1, C, x, mean_hi, mean_lo, scale, beta, nt, y);
+      apply_rows<false, false>(r0, r1, C, x, mean_hi, mean_lo, scale, beta, z, nt, y);
     if (nt) stream_fence();
   }
 }

@@ -85,6 +85,81 @@ void pack(const ConvParams& p, const float* w, const float* b, int KB, float* wp
     }
 }
 
+// Row pairs: output rows of half a tile (7x7 layers on AVX-512, 7 of a tile's 14 pixels) run
+// two consecutive rows (flattened over the batch, so their outputs are contiguous) in one full
+// tile, which halves the weight loads per FMA; at half a tile a row's 14 accumulators
+// re-streamed the K block's weights (590 KB on 512-channel 3x3 layers) from L2 for every 7
+// pixels. The task copies its input rows into a strip with the top/bottom padding as zero
+// rows (padded row n * Hp + ih + pad_t, Wp pixels each), so both rows of a pair run every
+// filter row; single rows (a group's odd last row) run the same way, so every output sums
+// the same terms in the same order whether or not it is paired.
+// Strip pixel stride: channels padded by one cache line when a pixel is a multiple of 1 KB
+// (256-channel multiples), so the tile's 14 pixel streams (2-4 KB apart with 512 channels, at
+// stride 1 or 2) do not fall into one or two L1 sets; (s, c) then run as S groups of Cg.
+inline int64_t row_pair_stride(int64_t Cg) { return Cg % 256 == 0 ? Cg + 16 : Cg; }
+
+template <int NV>
+void row_pair_task(const ConvParams& p, const float* x, const float* wp, const float* bp,
+                   int64_t g, int64_t kb0, int64_t kb1, int64_t row0, int64_t row1,
+                   float* y) {
+  constexpr int KB = NV * V;
+  const int64_t Cg = p.Cg(), Kg = p.Kg(), C = p.C, K = p.K, RSC = p.R * p.S * Cg;
+  const int64_t nkb = (Kg + KB - 1) / KB;
+  const int64_t Hp = p.H + p.pad_t + p.pad_b, Wp = p.W + p.pad_l + p.pad_r;
+  const int64_t cs = row_pair_stride(Cg);
+  auto padded_row = [&](int64_t row) { return row / p.P * Hp + row % p.P * p.stride_h; };
+  const int64_t lo = padded_row(row0), hi = padded_row(row1 - 1) + (p.R - 1) * p.dil_h + 1;
+  float* strip = workspace(5, size_t((hi - lo) * Wp * cs));
+  for (int64_t gp = lo; gp < hi; ++gp) {
+    const int64_t n = gp / Hp, ih = gp % Hp - p.pad_t;
+    float* d = strip + (gp - lo) * Wp * cs;
+    if (ih < 0 || ih >= p.H) {
+      std::memset(d, 0, sizeof(float) * Wp * cs);
+      continue;
+    }
+    const float* src = x + (n * p.H + ih) * p.W * C + g * Cg;
+    std::memset(d, 0, sizeof(float) * p.pad_l * cs);
+    if (Cg == C && cs == Cg) {
+      std::memcpy(d + p.pad_l * cs, src, sizeof(float) * p.W * Cg);
+    } else {
+      for (int64_t i = 0; i < p.W; ++i)
+        std::memcpy(d + (p.pad_l + i) * cs, src + i * C, sizeof(float) * Cg);
+    }
+    std::memset(d + (p.pad_l + p.W) * cs, 0, sizeof(float) * p.pad_r * cs);
+  }
+  const bool fold = p.dil_w == 1 && cs == Cg;  // (s, c) contiguous in the strip
+  Tile t;
+  t.ys = K;
+  t.wr = p.S * Cg * KB;
+  t.wsg = Cg * KB;
+  t.xs = p.stride_w * cs;
+  t.rs = p.dil_h * Wp * cs;
+  t.nsg = fold ? 1 : int(p.S);
+  t.ls = fold ? 0 : p.dil_w * cs;
+  t.L = int(fold ? p.S * Cg : Cg);
+  t.nr = int(p.R);
+  t.accum = false;
+  t.relu = p.relu;
+  t.pf = nullptr;
+  const UkFn pair = pick_row_pair<NV>(), single = pick<NV>(int(p.Q));
+  for (int64_t kb = kb0; kb < kb1; ++kb) {
+    t.w = wp + (g * nkb + kb) * RSC * KB;
+    t.bias = bp + (g * nkb + kb) * KB;
+    t.kvalid = int(std::min<int64_t>(KB, Kg - kb * KB));
+    for (int64_t row = row0; row < row1; row += 2) {
+      t.x = strip + (padded_row(row) - lo) * Wp * cs;
+      t.y = y + row * p.Q * K + g * Kg + kb * KB;
+      if (row + 1 < row1) {
+        t.x2 = (padded_row(row + 1) - padded_row(row)) * Wp * cs;
+        pair(t);
+      } else {
+        t.x2 = 0;
+        single(t);
+      }
+    }
+  }
+}
+
 // Input channels per pass (partial sums go through the output between passes). Measured on
 // the 2-core AVX-512 machine: blocks of 16-64 channels (weights of a pass in L1) were 10-40 %
 // slower than one pass on the 3x3 layers and no faster on 1x1, so only very wide layers split.
@@ -135,6 +210,16 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   const bool use_strip = padded_tiles > 0 && strip_rows * Wp * Cb <= (int64_t(1) << 18) &&
                          ngroups * kchunks.count * strip_rows * Wp <
                              rows * nkb * padded_tiles * p.R * span_max;
+  // Row pairs (row_pair_task) where rows are half a tile and every group's padded strip
+  // stays within 1 MB (as the strips above).
+  bool row_pairs = one_pass && 2 * p.Q == WB;
+  for (int64_t grp = 0; row_pairs && grp < ngroups; ++grp) {
+    const int64_t r0 = rgroups.start(grp), r1 = rgroups.start(grp + 1) - 1;
+    const int64_t Hp = p.H + p.pad_t + p.pad_b;
+    const int64_t span = (r1 / p.P * Hp + r1 % p.P * p.stride_h) -
+                         (r0 / p.P * Hp + r0 % p.P * p.stride_h) + (p.R - 1) * p.dil_h + 1;
+    row_pairs = span * Wp * row_pair_stride(Cg) <= (int64_t(1) << 18);
+  }
 
 #pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
@@ -142,6 +227,10 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
     const int64_t kc = task % nkc_, g = (task / nkc_) % G, grp = task / (nkc_ * G);
     const int64_t kb0 = kchunks.start(kc), kb1 = kchunks.start(kc + 1);
     const int64_t row0 = rgroups.start(grp), row1 = rgroups.start(grp + 1);
+    if (row_pairs) {
+      row_pair_task<NV>(p, x, wp, bp, g, kb0, kb1, row0, row1, y);
+      continue;
+    }
     float* buf = nullptr;
     Tile t;
     t.ys = K;

@@ -46,6 +46,9 @@ struct Tile {
   int kvalid;         // channels of the block that exist (the rest are padding)
   bool relu;          // apply the ReLU (the last channel block only)
   const float* pf;    // ukernel<..., true>: the next tile's input, one line per reduction step
+  int64_t x2 = 0;     // ukernel<..., SPLIT>: floats from x to the input of pixel SPLIT (the
+                      // first pixel of the tile's second output row); pixels SPLIT.. follow
+                      // it xs apart
 };
 
 #if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
@@ -59,11 +62,14 @@ struct PixAddr {
   int nb;
   int bi[WB_1], kind[WB_1], m[WB_1];  // per pixel: base index, 0 none | 1 xs | 2 3xs, scale
 };
-constexpr PixAddr pix_addr(int wb) {
+// split > 0: pixels split.. lie in a second row (at their own offset), so they are addressed
+// only from bases in that row, and pixels before split only from bases before it.
+constexpr PixAddr pix_addr(int wb, int split = 0) {
   PixAddr a{};
   for (int j = 0; j < wb; ++j) {
     bool done = false;
     for (int b = 0; b < a.nb && !done; ++b) {
+      if (split > 0 && (a.base[b] < split) != (j < split)) continue;
       const int d = j - a.base[b];
       for (int m = 1; m <= 8 && !done; m *= 2) {
         if (d == m) a.bi[j] = b, a.kind[j] = 1, a.m[j] = m, done = true;
@@ -91,10 +97,10 @@ __attribute__((always_inline)) inline vf bcast(const float* b, int64_t xsb, int6
 }
 
 // One reduction step (channel c0 + U of every pixel; the weights of that step in wv).
-template <int U, int WB, int NV, int... J>
+template <int U, int WB, int NV, int SPLIT, int... J>
 __attribute__((always_inline)) inline void fma_step(vf (&acc)[WB][NV], const vf (&wv)[NV], const float* const* pb, int64_t xsb,
                      int64_t xs3b, std::integer_sequence<int, J...>) {
-  constexpr PixAddr a = pix_addr(WB);
+  constexpr PixAddr a = pix_addr(WB, SPLIT);
   // always_inline: when GCC's size heuristics left these lambdas out of line (it did after
   // one more ukernel instantiation), every FMA became a call and the kernel ran 2-3x slower.
   (
@@ -109,15 +115,18 @@ __attribute__((always_inline)) inline void fma_step(vf (&acc)[WB][NV], const vf 
 
 // One run of the reduction: L contiguous channels of WB pixels xs floats apart, times the
 // packed weights at w (NV vectors per channel), into acc. PF: prefetch pf, a line per step.
-// Shared by the direct microkernel and Winograd's position GEMMs.
-template <int WB, int NV, bool PF>
+// Shared by the direct microkernel and Winograd's position GEMMs. SPLIT > 0: pixels SPLIT..
+// start x2 floats after xp (a second output row).
+template <int WB, int NV, bool PF, int SPLIT = 0>
 __attribute__((always_inline)) inline void fma_run(vf (&acc)[WB][NV], const float* __restrict xp,
                                                    int64_t xs, const float* __restrict w, int L,
-                                                   const float* pf) {
+                                                   const float* pf, int64_t x2 = 0) {
 #if defined(FC_ISA_avx512) || defined(FC_ISA_avx2)
-  constexpr PixAddr a = pix_addr(WB);
+  constexpr PixAddr a = pix_addr(WB, SPLIT);
   const float* pb[a.nb > 0 ? a.nb : 1];
-  for (int b = 0; b < a.nb; ++b) pb[b] = xp + a.base[b] * xs;
+  for (int b = 0; b < a.nb; ++b)
+    pb[b] = SPLIT > 0 && a.base[b] >= SPLIT ? xp + x2 + (a.base[b] - SPLIT) * xs
+                                            : xp + a.base[b] * xs;
   const int64_t xsb = xs * int64_t(sizeof(float)), xs3b = 3 * xsb;
   constexpr auto pix = std::make_integer_sequence<int, WB>();
   int c = 0;
@@ -129,15 +138,15 @@ __attribute__((always_inline)) inline void fma_run(vf (&acc)[WB][NV], const floa
     }
     vf wv[NV], wv1[NV];
     for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
-    fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
+    fma_step<0, WB, NV, SPLIT>(acc, wv, pb, xsb, xs3b, pix);
     for (int v = 0; v < NV; ++v) wv1[v] = loadu(w + (NV + v) * V);
-    fma_step<1, WB, NV>(acc, wv1, pb, xsb, xs3b, pix);
+    fma_step<1, WB, NV, SPLIT>(acc, wv1, pb, xsb, xs3b, pix);
     for (int b = 0; b < a.nb; ++b) pb[b] += 2;
   }
   if (c < L) {
     vf wv[NV];
     for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
-    fma_step<0, WB, NV>(acc, wv, pb, xsb, xs3b, pix);
+    fma_step<0, WB, NV, SPLIT>(acc, wv, pb, xsb, xs3b, pix);
   }
 #else
   (void)pf;
@@ -146,14 +155,14 @@ __attribute__((always_inline)) inline void fma_run(vf (&acc)[WB][NV], const floa
     for (int v = 0; v < NV; ++v) wv[v] = loadu(w + v * V);
 #pragma GCC unroll 32
     for (int j = 0; j < WB; ++j) {
-      const float xv = xp[j * xs + c];
+      const float xv = SPLIT > 0 && j >= SPLIT ? xp[x2 + (j - SPLIT) * xs + c] : xp[j * xs + c];
       for (int v = 0; v < NV; ++v) acc[j][v] += xv * wv[v];
     }
   }
 #endif
 }
 
-template <int WB, int NV, bool PF>
+template <int WB, int NV, bool PF, int SPLIT = 0>
 __attribute__((noinline)) void ukernel(const Tile& t) {
   vf acc[WB][NV];
   if (!t.accum) {
@@ -173,8 +182,9 @@ __attribute__((noinline)) void ukernel(const Tile& t) {
   }
   for (int r = 0; r < t.nr; ++r)
     for (int sg = 0; sg < t.nsg; ++sg)
-      fma_run<WB, NV, PF>(acc, t.x + r * t.rs + sg * t.ls, t.xs, t.w + r * t.wr + sg * t.wsg,
-                          t.L, PF ? t.pf + r * t.rs + sg * t.ls : nullptr);
+      fma_run<WB, NV, PF, SPLIT>(acc, t.x + r * t.rs + sg * t.ls, t.xs,
+                                 t.w + r * t.wr + sg * t.wsg, t.L,
+                                 PF ? t.pf + r * t.rs + sg * t.ls : nullptr, t.x2);
   if (t.relu) {
     const vf z{};
     for (int j = 0; j < WB; ++j)
@@ -203,6 +213,14 @@ UkFn pick(int wb, std::integer_sequence<int, I...>) {
 template <int NV, bool PF = false>
 UkFn pick(int wb) {
   return pick<NV, PF>(wb, std::make_integer_sequence<int, NV == 2 ? WB_2 : WB_1>());
+}
+
+// Microkernel for a full tile over two output rows of half a tile each (rows of WB / 2
+// pixels: 7x7 layers on AVX-512), the second row's input t.x2 floats after the first's.
+template <int NV>
+UkFn pick_row_pair() {
+  constexpr int WB = NV == 2 ? WB_2 : WB_1;
+  return &ukernel<WB, NV, false, WB / 2>;
 }
 
 }  // namespace
