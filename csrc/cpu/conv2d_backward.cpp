@@ -199,7 +199,7 @@ void run_side_by_side(A&& a, B&& b) {
 void strided_1x1_dx(const ConvParams& p, const float* dy, const float* wt, float* dx) {
   const int64_t img = p.P * p.Q * p.C, nb = std::clamp<int64_t>((1 << 21) / img, 1, p.N);
   const Blocks chunks(p.N, nb);
-  float* tmp = workspace(53, size_t((p.N + chunks.count - 1) / chunks.count * img));
+  float* tmp = workspace(54, size_t((p.N + chunks.count - 1) / chunks.count * img));
   for (int64_t ci = 0; ci < chunks.count; ++ci) {
     const int64_t n0 = chunks.start(ci), nn = chunks.size(ci);
     ConvParams t;
