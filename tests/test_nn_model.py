@@ -98,6 +98,18 @@ def three_way_residual():
     return nn.Model(x, nn.Dense(3, name="fc")(nn.GlobalAvgPool2D()(t)))
 
 
+def _step_under(model, x, dy, backend, set_mode, modes):
+    """One training step's (y, dx, parameter gradients) under each mode (set_mode(mode) first)."""
+    outs = []
+    with fastconv.use_backend(backend):
+        for mode in modes:
+            set_mode(mode)
+            y = model(x, training=True)
+            dx = model.backward(dy)
+            outs.append([y, dx] + [p.grad for p in model.parameters()])
+    return outs
+
+
 @pytest.mark.parametrize("backend", ["cpu", "numpy"])
 @pytest.mark.parametrize("build", [tiny_resnet, three_way_residual])
 def test_residual_relu_gradient_sums_keep_gradients(backend, build):
@@ -112,13 +124,9 @@ def test_residual_relu_gradient_sums_keep_gradients(backend, build):
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, *model.inputs[0].shape)).astype(np.float32)
     dy = rng.standard_normal((2, 3)).astype(np.float32)
-    grads = []
-    with fastconv.use_backend(backend):
-        for sums in (plan.relu_sums, set()):  # the same plan without the fusion
-            plan.relu_sums = sums
-            model(x, training=True)
-            dx = model.backward(dy)
-            grads.append([dx] + [p.grad for p in model.parameters()])
+    # the same plan with and without the fusion
+    grads = _step_under(model, x, dy, backend, lambda sums: setattr(plan, "relu_sums", sums),
+                        (plan.relu_sums, set()))
     for a, b in zip(*grads, strict=True):
         assert np.array_equal(a, b)
 
@@ -137,13 +145,8 @@ def test_residual_join_fuses_into_batch_norm(backend):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
     dy = rng.standard_normal((2, 3)).astype(np.float32)
-    outs = []
-    with fastconv.use_backend(backend):
-        for fuse in (True, False):
-            model.fuse = fuse
-            y = model(x, training=True)
-            dx = model.backward(dy)
-            outs.append([y, dx] + [p.grad for p in model.parameters()])
+    outs = _step_under(model, x, dy, backend, lambda f: setattr(model, "fuse", f),
+                       (True, False))
     model.fuse = True
     for a, b in zip(*outs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -170,13 +173,8 @@ def test_tanh_pool_backward_fusion_keeps_gradients(backend):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 12, 12, 2)).astype(np.float32)
     dy = rng.standard_normal((3, 3)).astype(np.float32)
-    grads = []
-    with fastconv.use_backend(backend):
-        for fuse in (True, False):
-            model.fuse = fuse
-            model(x, training=True)
-            dx = model.backward(dy)
-            grads.append([dx] + [p.grad for p in model.parameters()])
+    grads = _step_under(model, x, dy, backend, lambda f: setattr(model, "fuse", f),
+                        (True, False))
     for a, b in zip(*grads, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     model.fuse = True
