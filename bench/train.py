@@ -28,7 +28,7 @@ from bench.harness import torch
 
 TASKS = {  # name: (child task, net, batch, what one timed call is, speed target, rounds)
     "lenet5_epoch": ("train_lenet", "lenet5", 32, "one epoch", 3.0, 3),
-    "resnet50_step": ("train_step", "resnet50", 16, "one step (N=16)", 1.2, 1),
+    "resnet50_step": ("train_step", "resnet50", 16, "one step (N=16)", 1.2, 2),
 }
 LIBS = (("fastconv", "nhwc"), ("torch", "nchw"), ("torch", "cl"))
 
@@ -100,7 +100,7 @@ def run(s: Settings, out: str | Path | None = H.RESULTS, plot_path: str | None =
         child_task, net, n, what, _, rounds = TASKS[task]
         for t in s.threads:
             row = Row(task, t)
-            # Short tasks run their processes in several alternating rounds (fastconv, torch,
+            # Tasks run their processes in alternating rounds (fastconv, torch,
             # torch, fastconv, ...) and keep each one's best: the host's speed drifts over
             # minutes, and one process after the other made the ratio depend on the drift.
             for lib, layout in _rounds(libs, rounds):
@@ -185,8 +185,9 @@ def targets(rows: Sequence[Row]) -> list[list[str]]:
 def report(rows: Sequence[Row], s: Settings) -> str:
     facts = H.machine_facts()
     facts["timing"] = (f"each configuration in a fresh process; min of up to {s.repeats} "
-                       f"calls after {s.warmup} warm-up; LeNet-5: "
-                       f"{TASKS['lenet5_epoch'][5]} rounds of processes alternating fastconv "
+                       f"calls after {s.warmup} warm-up; LeNet-5 "
+                       f"{TASKS['lenet5_epoch'][5]} and ResNet-50 "
+                       f"{TASKS['resnet50_step'][5]} rounds of processes alternating fastconv "
                        "and torch (fastconv, torch NCHW, torch CL, then reversed), the best call "
                        "over all rounds counts; LeNet-5: batch 32, shuffled, every "
                        "training image of fastconv.data.load_digits(32) per epoch; ResNet-50: "
