@@ -475,12 +475,14 @@ def test_conv2d_backward_dw_im2col_few_channels(isa, case, seed):
 
 
 # From 1e6 multiply-adds per direction at >= 2 threads, dx and dw run side by side, each on
-# one thread: the same bits as each alone (on any thread count) and as at 1 thread.
+# one thread (a col2im dx shared: the dw thread takes dx bands once dw is done): the same
+# bits as each alone (on any thread count) and as at 1 thread.
 @pytest.mark.parametrize("shape", [
     # N, H, W, C, K, R, S, stride, padding, dilation, groups
     (1, 28, 28, 16, 32, 5, 5, 1, 2, 1, 1),  # Inception 5x5: Winograd dx and dw
     (8, 14, 14, 6, 16, 5, 5, 1, 0, 1, 1),  # LeNet-5 conv2
     (1, 61, 61, 3, 16, 7, 7, 2, 3, 1, 1),  # a first layer: col2im dx, im2col dw
+    (2, 47, 47, 3, 16, 11, 11, 4, 0, 1, 1),  # unpadded, two images' bands shared
     (2, 9, 9, 64, 64, 3, 3, 1, 1, 1, 1),  # dx as the direct forward
 ])
 def test_conv2d_backward_dx_dw_side_by_side(isa, shape):

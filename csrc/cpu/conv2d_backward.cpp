@@ -283,7 +283,20 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
     }
     if (db) FC_DISPATCH(conv2d_bwd_bias, p, dy, db);
   };
-  if (dx && dw && num_threads() >= 2 && dx_dw_side_by_side(p)) {
+  const bool col2im_dx = dx && !dx_fwd && da == DataAlgo::col2im &&
+                         !(algo == "auto" && strided_1x1_dx_as_gemm(p));
+  if (dx && dw && num_threads() >= 2 && dx_dw_side_by_side(p) && col2im_dx) {
+    // col2im's dx was the longer side on the first layers (ResNet-50 conv1 at batch 1: dx
+    // ~1.6x dw, so 2 threads ran barely faster than 1): the dw thread then takes dx bands
+    // too, from a counter shared with the dx thread. A band's sums do not depend on who
+    // runs it.
+    int64_t next = 0;
+    run_side_by_side([&] { FC_DISPATCH(conv2d_bwd_data_col2im, p, dy, w, dx, &next); },
+                     [&] {
+                       run_dw();
+                       FC_DISPATCH(conv2d_bwd_data_col2im, p, dy, w, dx, &next);
+                     });
+  } else if (dx && dw && num_threads() >= 2 && dx_dw_side_by_side(p)) {
     run_side_by_side(run_dx, run_dw);
   } else {
     run_dx();

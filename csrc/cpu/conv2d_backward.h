@@ -20,9 +20,12 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_data_cvec(const ConvParams& p, const float* dy
 FC_DECLARE_ISA_FN(void conv2d_bwd_data_kdot(const ConvParams& p, const float* dy,
                                             const float* w, float* dx))
 // dx for few input channels: per dy row a GEMM col = dy x w^T over the R*S*C filter outputs,
-// scatter-added into bands of dx rows (each band owned by one task, fixed order).
+// scatter-added into bands of dx rows (each band owned by one task, fixed order). With
+// claim (a counter from 0 shared by two callers), the caller runs the bands it takes from
+// it, serially: two threads can split one dx between them, in any proportion.
 FC_DECLARE_ISA_FN(void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy,
-                                              const float* w, float* dx))
+                                              const float* w, float* dx,
+                                              int64_t* claim = nullptr))
 // dx, plain loops (any groups; vectorised over channels for depthwise).
 FC_DECLARE_ISA_FN(void conv2d_bwd_data_simple(const ConvParams& p, const float* dy,
                                               const float* w, float* dx))

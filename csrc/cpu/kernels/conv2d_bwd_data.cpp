@@ -458,9 +458,14 @@ inline void add_into(float* __restrict dst, const float* __restrict src, int64_t
 
 }  // namespace
 
-void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w, float* dx) {
+void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w, float* dx,
+                            int64_t* claim) {
   const int64_t Cg = p.Cg(), Kg = p.Kg(), G = p.groups, R = p.R, S = p.S, SC = S * Cg;
-  const int nt = threads_for(conv_macs(p));
+  // claim: this thread is one of two sharing dx (conv2d_backward's side-by-side dx and dw),
+  // so it runs serially here and takes bands from the shared counter; the bands are cut as
+  // for 2 threads, the same in both callers.
+  const int nt = claim ? 1 : threads_for(conv_macs(p));
+  const int nt_bands = claim ? 2 : nt;
   // wT[g][k][j], j = (r * S + s) * Cg + c, rows padded with zeros past R*S*Cg so that a
   // tile's last vector may run past the end.
   const int64_t RSC = R * SC, ldw = (RSC + VL - 1) / VL * VL + kNVg * VL;
@@ -493,8 +498,8 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
   // AlexNet conv1's 227 rows made 17 bands: one thread ran 9, the other 8).
   const int64_t kBand = std::clamp<int64_t>(p.N * p.H / 16, 1, 16);
   int64_t nband = (p.H + kBand - 1) / kBand;
-  for (int64_t e = 0; e < nt; ++e)
-    if ((p.N * (nband + e)) % nt == 0 && nband + e <= p.H) {
+  for (int64_t e = 0; e < nt_bands; ++e)
+    if ((p.N * (nband + e)) % nt_bands == 0 && nband + e <= p.H) {
       nband += e;
       break;
     }
@@ -511,8 +516,8 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
     // Tile bounds, computed once (Blocks::start divides: 3 divisions a tile call cost 3 %).
     int64_t* qb = reinterpret_cast<int64_t*>(workspace(53, size_t(2 * (qtiles.count + 1))));
     for (int64_t t = 0; t <= qtiles.count; ++t) qb[t] = qtiles.start(t);
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < p.N * nband; ++task) {
+    // One task: the dx rows [ih0, ih1) of image n, zeroed then summed into.
+    auto band = [&](int64_t task) {
       const int64_t n = task / nband, ih0 = task % nband * p.H / nband;
       const int64_t ih1 = (task % nband + 1) * p.H / nband;
       float* xb = dx + (n * p.H + ih0) * p.W * p.C;
@@ -570,6 +575,13 @@ void conv2d_bwd_data_col2im(const ConvParams& p, const float* dy, const float* w
           }
         }
       }
+    };
+    if (claim) {
+      for (int64_t task; (task = __atomic_fetch_add(claim, 1, __ATOMIC_RELAXED)) < p.N * nband;)
+        band(task);
+    } else {
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < p.N * nband; ++task) band(task);
     }
   }
 }
