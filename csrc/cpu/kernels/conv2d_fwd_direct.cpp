@@ -186,10 +186,10 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   // Groups shrink (to one row) only when the K blocks cannot give 16 tasks: batch 1 with
   // K <= 32 (Inception 5x5 at 28x28 had 7 tasks, a 4/3 split between two threads).
   // K blocks of over 384 KB of weights (3x3 with 512 input channels: 590 KB, most of the L2)
-  // get 16 tiles, and row pairs (two rows a tile) twice the rows, as far as the pairs' strips
-  // stay within 1 MB (below): ResNet-50's 512-channel 3x3 at batch 16, 1 thread, alternating
-  // in one process: 7x7 42 -> 35 ms, 14x14 134 -> 122 ms; 256 channels (295 KB) did not
-  // gain, so they keep 8.
+  // get 16 tiles, and row pairs (two rows a tile) twice the rows, shrunk by quarters until
+  // the pairs' strips fit in 1 MB (below): ResNet-50's 512-channel 3x3 at batch 16, 1 thread,
+  // alternating in one process: 7x7 42 -> 35 ms, stride 2 from 14x14 (12-13 rows) 52 -> 43 ms,
+  // VGG's 14x14 134 -> 122 ms; 256 channels (295 KB) did not gain, so they keep 8.
   const bool pairs = one_pass && 2 * p.Q == WB;  // row_pair_task's shape
   // Row pairs where every group's padded strip stays within 1 MB (as the strips below).
   auto pairs_fit = [&](const Blocks& grps) {
@@ -207,7 +207,7 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   const int64_t rg8 = std::clamp<int64_t>(std::min<int64_t>(8 / ntile, rg_cap), 1, rows);
   int64_t rg = std::clamp<int64_t>(
       std::min<int64_t>(tiles_per_group * (pairs ? 2 : 1) / ntile, rg_cap), 1, rows);
-  while (pairs && rg > rg8 && !pairs_fit(Blocks(rows, rg))) rg = std::max(rg8, rg / 2);
+  while (pairs && rg > rg8 && !pairs_fit(Blocks(rows, rg))) rg = std::max(rg8, rg * 3 / 4);
   const Blocks rgroups(rows, rg);  // groups of near-equal size, so the threads stay balanced
   const int64_t ngroups = rgroups.count;
   // About 16 tasks or more, so two or three threads split them within a few percent.
