@@ -116,7 +116,7 @@ THREAD_SHAPES = [
     (16, 40, 40, 16, 16, 3, 3, 1, 1, 16),
     (2, 20, 20, 16, 24, 3, 3, 1, 1, 1),  # "auto" dx: Winograd forward of dy
     (2, 12, 12, 32, 48, 1, 1, 1, 0, 1),  # "auto" dx: the 1x1 GEMM
-    (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 128 tiles, 2 K blocks)
+    (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 64 tiles, 2 K blocks)
     (3, 21, 19, 72, 33, 3, 5, (2, 1), 2, 1),
     (2, 12, 13, 16, 32, 5, 5, 1, 2, 1),  # dw: x read in place + packed edges, 12-row tiles
     (2, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # "auto" dx and dw: Winograd F(2x2, 5x5)

@@ -263,14 +263,16 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   // tiles are enough to pay for its 36 x C x K sums per task (5x5: 2x2 tiles, so 4x as many
   // for the same pixels; measured faster than the tiles at 3136; at 196, one 28x28 image,
   // only for narrow layers: Inception 16->32 1.25x on 1 thread, 1.1x on 2; 32->96 tied;
-  // 100 tiles lost).
+  // 100 tiles lost). 3x3 from 64 tiles (ResNet-50's 7x7 512-channel layer at batch 16, 14x14
+  // at batch 4; 1 thread, alternating in one process: 1.15-1.3x the tiles on 64-512 channels,
+  // 128 channels at 7x7 1.0-1.1x); at 32 tiles 14x14x256 lost (batch 2: 0.85x).
   const std::string fwd =
       conv2d_winograd_amortized(p) ? "winograd" : conv2d_forward_choose(p).name;
   const int64_t m = fwd == "winograd5" ? 2 : 4;
   const int64_t tiles = p.N * ((p.P + m - 1) / m) * ((p.Q + m - 1) / m);
   const int64_t tiles5 = p.C * p.K <= 1024 ? 192 : 512;
   auto run_dw = [&] {
-    if (dw && algo == "auto" && ((fwd == "winograd" && tiles >= 128) ||
+    if (dw && algo == "auto" && ((fwd == "winograd" && tiles >= 64) ||
                                  (fwd == "winograd5" && tiles >= tiles5))) {
       FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw);
     } else if (dw && algo == "auto" && p.C == 1 && p.groups == 1 && p.stride_w == 1 &&
