@@ -312,6 +312,30 @@ def test_conv2d_backward_strided_1x1_dx_runs_gemm(isa, shape):
         assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * k ** 0.5)
 
 
+@pytest.mark.parametrize("shape", [  # (N, H, C, K): 3x3, stride 2, padding 1, H = 2 P
+    (2, 14, 64, 72),   # K and C tails, output rows of half a tile
+    (3, 10, 70, 96),
+    (1, 28, 128, 64),  # 14x14 outputs, the largest that takes the phases
+    (1, 16, 520, 64),  # 520 dx channels: the phase forwards' K tails
+])
+def test_conv2d_backward_strided_3x3_dx_by_phases(isa, shape):
+    # ResNet v1.5's strided 3x3 layers: dx runs as four stride-1 forwards of dy (one per
+    # parity phase of the dx pixels), each pixel one forward sum: same bits at any thread
+    # count, direct-kernel accuracy.
+    fc.set_isa(isa)
+    n, h, c, k = shape
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((n, h, h, c)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, c, k)) / np.sqrt(9 * c)).astype(np.float32)
+    dy = rng.standard_normal((n, h // 2, h // 2, k)).astype(np.float32)
+    outs = _at_thread_counts(lambda: fc.conv2d_backward(dy, x, w, stride=2, padding=1,
+                                                        need_dw=False, need_db=False)[0])
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), stride=2, padding=1)[0]
+    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (9 * k) ** 0.5)
+
+
 @pytest.mark.parametrize("fr, k, pad", [  # filter size, K (4 or 2 K vectors), padding
     (3, 70, 1), (3, 70, 0), (3, 70, ((0, 2), (1, 0))), (5, 70, ((0, 2), (1, 0))), (5, 20, 1),
     (3, 30, 0)])
