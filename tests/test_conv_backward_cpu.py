@@ -315,8 +315,8 @@ def test_conv2d_backward_strided_1x1_dx_runs_gemm(isa, shape):
 @pytest.mark.parametrize("shape", [  # (N, H, C, K): 3x3, stride 2, padding 1, H = 2 P
     (2, 14, 64, 72),   # K and C tails, output rows of half a tile
     (3, 10, 70, 96),
-    (1, 28, 128, 64),  # 14x14 outputs, the largest that takes the phases
-    (1, 16, 520, 64),  # 520 dx channels: the phase forwards' K tails
+    (1, 14, 128, 64),  # 7x7 outputs, the largest that takes the phases
+    (1, 12, 520, 64),  # 520 dx channels: the phase forwards' K tails
 ])
 def test_conv2d_backward_strided_3x3_dx_by_phases(isa, shape):
     # ResNet v1.5's strided 3x3 layers: dx runs as four stride-1 forwards of dy (one per

@@ -236,11 +236,12 @@ void strided_1x1_dx(const ConvParams& p, const float* dy, const float* wt, float
 // ~2M floats per chunk, as strided_1x1_dx) and copied into its dx pixels. Every dx pixel
 // belongs to one phase and is one forward sum in a fixed order: the same at any thread count.
 // ResNet-50 at batch 16, 1 thread, alternating in one process against the dx tiles: 14x14x512
-// -> 7x7 1.28x, 28x28x256 -> 14x14 1.15x; 56x56x128 -> 28x28 0.93x, so outputs up to 14x14.
+// -> 7x7 1.05-1.38x (4 runs); 28x28x256 -> 14x14 0.86-1.15x and 56x56x128 -> 28x28 0.93x
+// (the 2x2 phase filters give short reductions), so outputs up to 7x7.
 bool strided_3x3_dx_by_phases(const ConvParams& p) {
   return p.groups == 1 && p.R == 3 && p.S == 3 && p.stride_h == 2 && p.stride_w == 2 &&
          p.dil_h == 1 && p.dil_w == 1 && p.pad_t == 1 && p.pad_b == 1 && p.pad_l == 1 &&
-         p.pad_r == 1 && p.H == 2 * p.P && p.W == 2 * p.Q && p.P * p.Q <= 14 * 14 && p.C >= 64 &&
+         p.pad_r == 1 && p.H == 2 * p.P && p.W == 2 * p.Q && p.P * p.Q <= 7 * 7 && p.C >= 64 &&
          p.K >= 64;
 }
 
