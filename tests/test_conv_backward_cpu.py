@@ -116,7 +116,7 @@ THREAD_SHAPES = [
     (16, 40, 40, 16, 16, 3, 3, 1, 1, 16),
     (2, 20, 20, 16, 24, 3, 3, 1, 1, 1),  # "auto" dx: Winograd forward of dy
     (2, 12, 12, 32, 48, 1, 1, 1, 0, 1),  # "auto" dx: the 1x1 GEMM
-    (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 128 tiles, 2 K blocks)
+    (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 64 tiles, 2 K blocks)
     (3, 21, 19, 72, 33, 3, 5, (2, 1), 2, 1),
     (2, 12, 13, 16, 32, 5, 5, 1, 2, 1),  # dw: x read in place + packed edges, 12-row tiles
     (2, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # "auto" dx and dw: Winograd F(2x2, 5x5)
@@ -310,6 +310,30 @@ def test_conv2d_backward_strided_1x1_dx_runs_gemm(isa, shape):
         ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                            w.astype(np.float64), stride=stride)[0]
         assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * k ** 0.5)
+
+
+@pytest.mark.parametrize("shape", [  # (N, H, C, K): 3x3, stride 2, padding 1, H = 2 P
+    (2, 14, 64, 72),   # K and C tails, output rows of half a tile
+    (3, 10, 70, 96),
+    (1, 14, 128, 64),  # 7x7 outputs, the largest that takes the phases
+    (1, 12, 520, 64),  # 520 dx channels: the phase forwards' K tails
+])
+def test_conv2d_backward_strided_3x3_dx_by_phases(isa, shape):
+    # ResNet v1.5's strided 3x3 layers: dx runs as four stride-1 forwards of dy (one per
+    # parity phase of the dx pixels), each pixel one forward sum: same bits at any thread
+    # count, direct-kernel accuracy.
+    fc.set_isa(isa)
+    n, h, c, k = shape
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((n, h, h, c)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, c, k)) / np.sqrt(9 * c)).astype(np.float32)
+    dy = rng.standard_normal((n, h // 2, h // 2, k)).astype(np.float32)
+    outs = _at_thread_counts(lambda: fc.conv2d_backward(dy, x, w, stride=2, padding=1,
+                                                        need_dw=False, need_db=False)[0])
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), stride=2, padding=1)[0]
+    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (9 * k) ** 0.5)
 
 
 @pytest.mark.parametrize("fr, k, pad", [  # filter size, K (4 or 2 K vectors), padding

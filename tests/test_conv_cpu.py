@@ -200,8 +200,11 @@ def test_direct_padding_windows_and_strips(isa, shape):
 @pytest.mark.parametrize("shape", [
     # rows of half a tile run in pairs (AVX-512: 7 pixels at K > 16, 14 at K <= 16; AVX2 and
     # generic: 3 and 6): strided, an odd row count, groups, dilation, uneven padding, and
-    # 256-channel pixels (the strip's padded pixel stride)
+    # 256-channel pixels (the strip's padded pixel stride); 384 channels (K blocks of over
+    # 384 KB: groups of up to 32 rows, shrunk until the strips fit)
     (2, 7, 7, 256, 40, 3, 3, (1, 1), 1, (1, 1), 1),
+    (8, 7, 7, 384, 128, 3, 3, (1, 1), 1, (1, 1), 1),
+    (8, 14, 14, 512, 128, 3, 3, (2, 2), 1, (1, 1), 1),
     (1, 14, 14, 256, 24, 3, 3, (2, 2), 1, (1, 1), 1),
     (2, 3, 3, 256, 20, 3, 3, (1, 1), 1, (1, 1), 1),
     (3, 14, 14, 20, 36, 3, 3, (2, 2), 1, (1, 1), 1),

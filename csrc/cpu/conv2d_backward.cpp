@@ -226,6 +226,63 @@ void strided_1x1_dx(const ConvParams& p, const float* dy, const float* wt, float
   }
 }
 
+// dx of a stride-2 3x3 layer padded by 1 on every side whose input is twice its output
+// (ResNet v1.5's strided 3x3 layers) by parity phases: the dx pixels (2i + ph, 2j + pw) take
+// filter row r = 1 (dy row i) when ph = 0, and r = 2 (row i) and r = 0 (row i + 1) when
+// ph = 1; likewise the columns. So each phase is a stride-1 forward convolution of dy with a
+// 1x1, 1x2, 2x1 or 2x2 filter of the transposed taps (padded by one after the end on a
+// 2-tap axis), run by the forward's "auto" (the 1x1 GEMM, the direct kernel) into a buffer
+// of whole images (at most
+// ~2M floats per chunk, as strided_1x1_dx) and copied into its dx pixels. Every dx pixel
+// belongs to one phase and is one forward sum in a fixed order: the same at any thread count.
+// ResNet-50 at batch 16, 1 thread, alternating in one process against the dx tiles: 14x14x512
+// -> 7x7 1.05-1.38x (4 runs); 28x28x256 -> 14x14 0.86-1.15x and 56x56x128 -> 28x28 0.93x
+// (the 2x2 phase filters give short reductions), so outputs up to 7x7.
+bool strided_3x3_dx_by_phases(const ConvParams& p) {
+  return p.groups == 1 && p.R == 3 && p.S == 3 && p.stride_h == 2 && p.stride_w == 2 &&
+         p.dil_h == 1 && p.dil_w == 1 && p.pad_t == 1 && p.pad_b == 1 && p.pad_l == 1 &&
+         p.pad_r == 1 && p.H == 2 * p.P && p.W == 2 * p.Q && p.P * p.Q <= 7 * 7 && p.C >= 64 &&
+         p.K >= 64;
+}
+
+// wt: rotate_swap's transposed taps (wt[2 - r][2 - s] = w[r][s]^T).
+void strided_3x3_dx(const ConvParams& p, const float* dy, const float* wt, float* dx) {
+  const int64_t KC = p.K * p.C, img = p.P * p.Q * p.C;
+  const int64_t nb = std::clamp<int64_t>((1 << 21) / img, 1, p.N);
+  const Blocks chunks(p.N, nb);
+  float* tmp = workspace(56, size_t((p.N + chunks.count - 1) / chunks.count * img));
+  float* wph = workspace(55, size_t(4 * KC));
+  // Filter row of tap t (0 or 1) of a phase: ph = 0 has one tap (r = 1); ph = 1 two (r = 2
+  // at offset 0, r = 0 at offset 1).
+  auto tap = [](int ph, int t) { return ph == 0 ? 1 : t == 0 ? 2 : 0; };
+  for (int ph = 0; ph < 2; ++ph)
+    for (int pw = 0; pw < 2; ++pw) {
+      const int nr = ph + 1, ns = pw + 1;
+      for (int a = 0; a < nr; ++a)
+        for (int b = 0; b < ns; ++b)
+          std::memcpy(wph + (a * ns + b) * KC,
+                      wt + ((2 - tap(ph, a)) * 3 + (2 - tap(pw, b))) * KC,
+                      sizeof(float) * KC);
+      for (int64_t ci = 0; ci < chunks.count; ++ci) {
+        const int64_t n0 = chunks.start(ci), nn = chunks.size(ci);
+        ConvParams t;
+        t.N = nn, t.H = p.P, t.W = p.Q, t.C = p.K, t.K = p.C, t.R = nr, t.S = ns;
+        t.pad_b = nr - 1, t.pad_r = ns - 1;
+        t.finalize();
+        conv2d_forward(t, dy + n0 * p.P * p.Q * p.K, wph, nullptr, tmp, "auto");
+        const int64_t rows = nn * p.P;
+#pragma omp parallel for num_threads(rows * p.Q * p.C < (1 << 18) ? 1 : num_threads()) schedule(static)
+        for (int64_t row = 0; row < rows; ++row) {
+          const int64_t n = row / p.P, i = row % p.P;
+          const float* src = tmp + row * p.Q * p.C;
+          float* d = dx + (((n0 + n) * p.H + 2 * i + ph) * p.W + pw) * p.C;
+          for (int64_t j = 0; j < p.Q; ++j)
+            std::memcpy(d + 2 * j * p.C, src + j * p.C, sizeof(float) * p.C);
+        }
+      }
+    }
+}
+
 }  // namespace
 
 std::vector<std::string> conv2d_backward_algos() {
@@ -248,6 +305,10 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
       float* wt = workspace(47, size_t(p.R * p.S * p.C * p.K));
       rotate_swap(p, w, wt);
       conv2d_forward(t, dy, wt, nullptr, dx, dx_fwd);
+    } else if (dx && algo == "auto" && strided_3x3_dx_by_phases(p)) {
+      float* wt = workspace(47, size_t(9 * p.C * p.K));
+      rotate_swap(p, w, wt);
+      strided_3x3_dx(p, dy, wt, dx);
     } else if (dx && algo == "auto" && strided_1x1_dx_as_gemm(p)) {
       float* wt = workspace(47, size_t(p.C * p.K));
       rotate_swap(p, w, wt);
@@ -263,14 +324,16 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   // tiles are enough to pay for its 36 x C x K sums per task (5x5: 2x2 tiles, so 4x as many
   // for the same pixels; measured faster than the tiles at 3136; at 196, one 28x28 image,
   // only for narrow layers: Inception 16->32 1.25x on 1 thread, 1.1x on 2; 32->96 tied;
-  // 100 tiles lost).
+  // 100 tiles lost). 3x3 from 64 tiles (ResNet-50's 7x7 512-channel layer at batch 16, 14x14
+  // at batch 4; 1 thread, alternating in one process: 1.15-1.3x the tiles on 64-512 channels,
+  // 128 channels at 7x7 1.0-1.1x); at 32 tiles 14x14x256 lost (batch 2: 0.85x).
   const std::string fwd =
       conv2d_winograd_amortized(p) ? "winograd" : conv2d_forward_choose(p).name;
   const int64_t m = fwd == "winograd5" ? 2 : 4;
   const int64_t tiles = p.N * ((p.P + m - 1) / m) * ((p.Q + m - 1) / m);
   const int64_t tiles5 = p.C * p.K <= 1024 ? 192 : 512;
   auto run_dw = [&] {
-    if (dw && algo == "auto" && ((fwd == "winograd" && tiles >= 128) ||
+    if (dw && algo == "auto" && ((fwd == "winograd" && tiles >= 64) ||
                                  (fwd == "winograd5" && tiles >= tiles5))) {
       FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw);
     } else if (dw && algo == "auto" && p.C == 1 && p.groups == 1 && p.stride_w == 1 &&

@@ -185,8 +185,29 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   // one row per task re-read every weight from memory for every row (memory-bound).
   // Groups shrink (to one row) only when the K blocks cannot give 16 tasks: batch 1 with
   // K <= 32 (Inception 5x5 at 28x28 had 7 tasks, a 4/3 split between two threads).
-  const int64_t rg =
-      std::clamp<int64_t>(std::min<int64_t>(8 / ntile, rows * G * nkb / 16), 1, rows);
+  // K blocks of over 384 KB of weights (3x3 with 512 input channels: 590 KB, most of the L2)
+  // get 16 tiles, and row pairs (two rows a tile) twice the rows, shrunk by quarters until
+  // the pairs' strips fit in 1 MB (below): ResNet-50's 512-channel 3x3 at batch 16, 1 thread,
+  // alternating in one process: 7x7 42 -> 35 ms, stride 2 from 14x14 (12-13 rows) 52 -> 43 ms,
+  // VGG's 14x14 134 -> 122 ms; 256 channels (295 KB) did not gain, so they keep 8.
+  const bool pairs = one_pass && 2 * p.Q == WB;  // row_pair_task's shape
+  // Row pairs where every group's padded strip stays within 1 MB (as the strips below).
+  auto pairs_fit = [&](const Blocks& grps) {
+    for (int64_t grp = 0; grp < grps.count; ++grp) {
+      const int64_t r0 = grps.start(grp), r1 = grps.start(grp + 1) - 1;
+      const int64_t Hp = p.H + p.pad_t + p.pad_b, Wp = p.W + p.pad_l + p.pad_r;
+      const int64_t span = (r1 / p.P * Hp + r1 % p.P * p.stride_h) -
+                           (r0 / p.P * Hp + r0 % p.P * p.stride_h) + (p.R - 1) * p.dil_h + 1;
+      if (span * Wp * row_pair_stride(Cg) > (int64_t(1) << 18)) return false;
+    }
+    return true;
+  };
+  const int64_t tiles_per_group = Cb * p.R * p.S * KB > 98304 ? 16 : 8;
+  const int64_t rg_cap = rows * G * nkb / 16;
+  const int64_t rg8 = std::clamp<int64_t>(std::min<int64_t>(8 / ntile, rg_cap), 1, rows);
+  int64_t rg = std::clamp<int64_t>(
+      std::min<int64_t>(tiles_per_group * (pairs ? 2 : 1) / ntile, rg_cap), 1, rows);
+  while (pairs && rg > rg8 && !pairs_fit(Blocks(rows, rg))) rg = std::max(rg8, rg * 3 / 4);
   const Blocks rgroups(rows, rg);  // groups of near-equal size, so the threads stay balanced
   const int64_t ngroups = rgroups.count;
   // About 16 tasks or more, so two or three threads split them within a few percent.
@@ -210,16 +231,7 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
   const bool use_strip = padded_tiles > 0 && strip_rows * Wp * Cb <= (int64_t(1) << 18) &&
                          ngroups * kchunks.count * strip_rows * Wp <
                              rows * nkb * padded_tiles * p.R * span_max;
-  // Row pairs (row_pair_task) where rows are half a tile and every group's padded strip
-  // stays within 1 MB (as the strips above).
-  bool row_pairs = one_pass && 2 * p.Q == WB;
-  for (int64_t grp = 0; row_pairs && grp < ngroups; ++grp) {
-    const int64_t r0 = rgroups.start(grp), r1 = rgroups.start(grp + 1) - 1;
-    const int64_t Hp = p.H + p.pad_t + p.pad_b;
-    const int64_t span = (r1 / p.P * Hp + r1 % p.P * p.stride_h) -
-                         (r0 / p.P * Hp + r0 % p.P * p.stride_h) + (p.R - 1) * p.dil_h + 1;
-    row_pairs = span * Wp * row_pair_stride(Cg) <= (int64_t(1) << 18);
-  }
+  const bool row_pairs = pairs && pairs_fit(rgroups);
 
 #pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
