@@ -232,8 +232,8 @@ void strided_1x1_dx(const ConvParams& p, const float* dy, const float* wt, float
 // ph = 1; likewise the columns. So each phase is a stride-1 forward convolution of dy with a
 // 1x1, 1x2, 2x1 or 2x2 filter of the transposed taps (padded by one after the end on a
 // 2-tap axis), run by the forward's "auto" (the 1x1 GEMM, the direct kernel) into a buffer
-// of whole images (at most
-// ~2M floats per chunk, as strided_1x1_dx) and copied into its dx pixels. Every dx pixel
+// of whole images (at most ~2M floats per chunk, as strided_1x1_dx) and copied into its dx
+// pixels. Every dx pixel
 // belongs to one phase and is one forward sum in a fixed order: the same at any thread count.
 // ResNet-50 at batch 16, 1 thread, alternating in one process against the dx tiles: 14x14x512
 // -> 7x7 1.05-1.38x (4 runs); 28x28x256 -> 14x14 0.86-1.15x and 56x56x128 -> 28x28 0.93x
@@ -346,8 +346,10 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
     }
     if (db) FC_DISPATCH(conv2d_bwd_bias, p, dy, db);
   };
-  const bool col2im_dx = dx && !dx_fwd && da == DataAlgo::col2im &&
-                         !(algo == "auto" && strided_1x1_dx_as_gemm(p));
+  // run_dx's col2im branch (the same conditions, in its order).
+  const bool col2im_dx =
+      dx && !dx_fwd && da == DataAlgo::col2im &&
+      !(algo == "auto" && (strided_1x1_dx_as_gemm(p) || strided_3x3_dx_by_phases(p)));
   if (dx && dw && num_threads() >= 2 && dx_dw_side_by_side(p) && col2im_dx) {
     // col2im's dx was the longer side on the first layers (ResNet-50 conv1 at batch 1: dx
     // ~1.6x dw, so 2 threads ran barely faster than 1): the dw thread then takes dx bands
