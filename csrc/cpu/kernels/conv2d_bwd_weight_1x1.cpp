@@ -226,9 +226,13 @@ void conv2d_bwd_weight_1x1(const ConvParams& p, const float* dy, const float* x,
       t = pt1;
       const int64_t a = std::max(pt0, t0), b = std::min(pt1, t1);
       if (a >= b) continue;
-      // The panel's columns, and the tiles of it this thread owns.
-      const int64_t c0 = mb.start(m0), c1 = mb.start(m1);
-      const int64_t k0 = kb.start(kk0) * VL, k1 = std::min(K, kb.start(kk1) * VL);
+      // The columns of the panel's tiles this thread owns (K tile outer, C tile inner): with
+      // one panel, each of two threads packs half of dy's columns, not all.
+      const int64_t nm = m1 - m0, ka = kk0 + (a - pt0) / nm, kz = kk0 + (b - 1 - pt0) / nm;
+      const int64_t ma = ka == kz ? m0 + (a - pt0) % nm : m0;
+      const int64_t mz = ka == kz ? m0 + (b - 1 - pt0) % nm : m1 - 1;
+      const int64_t c0 = mb.start(ma), c1 = mb.start(mz + 1);
+      const int64_t k0 = kb.start(ka) * VL, k1 = std::min(K, kb.start(kz + 1) * VL);
       const int64_t ldx = panel_ld(c1 - c0), ldd = panel_ld(k1 - k0);
       float* X = workspace(44, size_t(kPix * ldx));
       float* D = workspace(45, size_t(kPix * ldd));
@@ -238,7 +242,7 @@ void conv2d_bwd_weight_1x1(const ConvParams& p, const float* dy, const float* x,
       float* S = workspace(46, size_t((c1 - c0) * lds));
       Job* jobs = reinterpret_cast<Job*>(workspace(48, size_t(b - a) * sizeof(Job) / 4 + 1));
       for (int64_t ti = a; ti < b; ++ti) {
-        const int64_t local = ti - pt0, nm = m1 - m0;
+        const int64_t local = ti - pt0;
         const int64_t mi = m0 + local % nm, ki = kk0 + local / nm;
         const int64_t j0 = mb.start(mi), kc0 = kb.start(ki) * VL;
         const int nv = int(kb.size(ki)), mc = int(mb.size(mi));
