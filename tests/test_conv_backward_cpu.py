@@ -336,6 +336,33 @@ def test_conv2d_backward_strided_3x3_dx_by_phases(isa, shape):
     assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (9 * k) ** 0.5)
 
 
+@pytest.mark.parametrize("shape", [  # (N, H, W, C, K, stride)
+    (2, 5, 7, 40, 33, (1, 1)),      # one dw panel, K tail
+    (1, 6, 5, 13, 5, (2, 1)),       # K under one vector, C under one tile
+    (1, 9, 9, 410, 350, (1, 1)),    # dw > 128 K floats: panels, C and K tails
+    (2, 7, 6, 520, 300, (2, 3))])   # strided, panels
+def test_conv2d_backward_dw_runs_1x1_gemm(isa, shape):
+    # Unpadded ungrouped 1x1 layers: "auto" dw is the panelled GEMM; each dw element is the
+    # same sequential sum over the pixels as the per-filter-row tiles ("cvec"), so the bits
+    # agree with them, at 1-3 threads.
+    fc.set_isa(isa)
+    n, h, w_, c, k, stride = shape
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((n, h, w_, c)).astype(np.float32)
+    w = rng.standard_normal((1, 1, c, k)).astype(np.float32)
+    dy = rng.standard_normal(fc._args.ConvGeometry(x.shape, w.shape, stride, 0, 1, 1).y_shape
+                             ).astype(np.float32)
+    outs = _at_thread_counts(lambda: _C.conv2d_backward(
+        dy, x, w, stride, (0, 0, 0, 0), (1, 1), 1, False, True, False, "auto")[1])
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
+    tiles = _C.conv2d_backward(dy, x, w, stride, (0, 0, 0, 0), (1, 1), 1, False, True, False,
+                               "cvec")[1]
+    assert np.array_equal(outs[0], tiles)
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), stride=stride)[1]
+    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * (n * h * w_) ** 0.5)
+
+
 @pytest.mark.parametrize("fr, k, pad", [  # filter size, K (4 or 2 K vectors), padding
     (3, 70, 1), (3, 70, 0), (3, 70, ((0, 2), (1, 0))), (5, 70, ((0, 2), (1, 0))), (5, 20, 1),
     (3, 30, 0)])

@@ -156,6 +156,24 @@ def test_gemm1x1_gathered_chunks(isa, shape):
     assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
 
 
+def test_gemm1x1_streams_big_outputs(isa):
+    # Outputs of 16 MB and more (here 34 MB, K = 1040: the last K block's half tile is stored
+    # the ordinary way) are stored non-temporally: at 1-3 threads the same bits as an output
+    # too small to be (half an image), and the reference's values.
+    fc.set_isa(isa)
+    rng = np.random.default_rng(3)
+    x, w, b = arrays(rng, (2, 64, 64, 8)), arrays(rng, (1, 1, 8, 1040)), arrays(rng, (1040,))
+    outs = []
+    for t in (1, 2, 3):
+        fc.set_num_threads(t)
+        outs.append(fc.conv2d(x, w, b, relu=True, algo="gemm1x1"))
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
+    small = fc.conv2d(x[:1, :32], w, b, relu=True, algo="gemm1x1")  # 8.5 MB
+    assert np.array_equal(outs[0][:1, :32], small)
+    ref = np.maximum(x.astype(np.float64) @ w[0, 0].astype(np.float64) + b, 0)
+    assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * 8 ** 0.5)
+
+
 def test_auto_rules_for_small_resnet_layers():
     # Measured choices: Winograd only above 14x14 outputs; strided 1x1 by the gathering GEMM
     # from 512 input channels, by the direct kernel below.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <string>
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -114,6 +115,14 @@ bool strided_1x1_dx_as_gemm(const ConvParams& p) {
          p.K >= 64 && p.C * p.K > 128 * 1024;
 }
 
+// dw of unpadded ungrouped 1x1 layers as one GEMM in L2-sized dw panels
+// (conv2d_bwd_weight_1x1): the per-filter-row tiles reload a dw of 1-8 MB once per block of
+// 64 pixels (ResNet-50's 14x14 and 7x7 1x1 layers: 1.05-1.15x); the same bits.
+bool dw_as_1x1_gemm(const ConvParams& p) {
+  return p.groups == 1 && p.R == 1 && p.S == 1 && p.pad_t == 0 && p.pad_b == 0 &&
+         p.pad_l == 0 && p.pad_r == 0;
+}
+
 // wt[r][s][k][c] = w[R-1-r][S-1-s][c][k], in 16 x 16 blocks (each a 1 KiB read and write);
 // whole blocks by 4 x 4 SSE transposes (the scalar loop took 15 us of the Inception 5x5
 // layer's 160 us dx at batch 1, these 6 us).
@@ -190,13 +199,13 @@ void run_side_by_side(A&& a, B&& b) {
     if (e) std::rethrow_exception(e);
 }
 
-// strided_1x1_dx_as_gemm's dx (wt: w transposed by rotate_swap): the GEMM runs per chunk of
+// strided_1x1_dx_as_gemm's dx (the swapped-weights gemm1x1 on w): the GEMM runs per chunk of
 // whole images into a buffer of at most ~2M floats (8 MB: one chunk for ResNet-50's layers at
 // batch 16; each chunk repacks the weights), and each dx row is then written whole
 // (the chunk's pixels where the stride hits, zeros between and on the rows it skips), one
 // row per task. The chunks depend on the sizes only, and a pixel's sum does not depend on
 // its chunk, so dx is the same at any thread count.
-void strided_1x1_dx(const ConvParams& p, const float* dy, const float* wt, float* dx) {
+void strided_1x1_dx(const ConvParams& p, const float* dy, const float* w, float* dx) {
   const int64_t img = p.P * p.Q * p.C, nb = std::clamp<int64_t>((1 << 21) / img, 1, p.N);
   const Blocks chunks(p.N, nb);
   float* tmp = workspace(54, size_t((p.N + chunks.count - 1) / chunks.count * img));
@@ -205,7 +214,7 @@ void strided_1x1_dx(const ConvParams& p, const float* dy, const float* wt, float
     ConvParams t;
     t.N = nn, t.H = p.P, t.W = p.Q, t.C = p.K, t.K = p.C, t.R = 1, t.S = 1;
     t.finalize();
-    conv2d_forward(t, dy + n0 * p.P * p.Q * p.K, wt, nullptr, tmp, "gemm1x1");
+    FC_DISPATCH(conv2d_fwd_gemm1x1_swapped, t, dy + n0 * p.P * p.Q * p.K, w, tmp);
     const int64_t rows = nn * p.H;
 #pragma omp parallel for num_threads(rows * p.W * p.C < (1 << 18) ? 1 : num_threads()) schedule(static)
     for (int64_t row = 0; row < rows; ++row) {
@@ -301,7 +310,9 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   ConvParams t;
   const char* dx_fwd = dx && algo == "auto" ? dx_as_forward(p, t) : nullptr;
   auto run_dx = [&] {
-    if (dx_fwd) {
+    if (dx_fwd && std::string(dx_fwd) == "gemm1x1") {
+      FC_DISPATCH(conv2d_fwd_gemm1x1_swapped, t, dy, w, dx);  // packs w^T itself
+    } else if (dx_fwd) {
       float* wt = workspace(47, size_t(p.R * p.S * p.C * p.K));
       rotate_swap(p, w, wt);
       conv2d_forward(t, dy, wt, nullptr, dx, dx_fwd);
@@ -310,9 +321,7 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
       rotate_swap(p, w, wt);
       strided_3x3_dx(p, dy, wt, dx);
     } else if (dx && algo == "auto" && strided_1x1_dx_as_gemm(p)) {
-      float* wt = workspace(47, size_t(p.C * p.K));
-      rotate_swap(p, w, wt);
-      strided_1x1_dx(p, dy, wt, dx);
+      strided_1x1_dx(p, dy, w, dx);
     } else if (dx) {
       if (da == DataAlgo::cvec) FC_DISPATCH(conv2d_bwd_data_cvec, p, dy, w, dx);
       else if (da == DataAlgo::col2im) FC_DISPATCH(conv2d_bwd_data_col2im, p, dy, w, dx);
@@ -339,6 +348,8 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
     } else if (dw && algo == "auto" && p.C == 1 && p.groups == 1 && p.stride_w == 1 &&
                p.dil_w == 1) {
       FC_DISPATCH(conv2d_bwd_weight_c1, p, dy, x, dw);
+    } else if (dw && algo == "auto" && wa == WeightAlgo::tiled && dw_as_1x1_gemm(p)) {
+      FC_DISPATCH(conv2d_bwd_weight_1x1, p, dy, x, dw);
     } else if (dw) {
       if (wa == WeightAlgo::tiled) FC_DISPATCH(conv2d_bwd_weight_tiled, p, dy, x, dw);
       else if (wa == WeightAlgo::im2col) FC_DISPATCH(conv2d_bwd_weight_im2col, p, dy, x, dw);

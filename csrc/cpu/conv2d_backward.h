@@ -33,6 +33,10 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_data_simple(const ConvParams& p, const float* 
 // each thread owns a fixed set of dw tiles (no partial sums to merge).
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy,
                                                const float* x, float* dw))
+// dw of an unpadded ungrouped 1x1 layer (any stride): one C x K GEMM over the pixels, dw cut
+// into L2-sized panels that each walk all the pixels ("auto" for those layers).
+FC_DECLARE_ISA_FN(void conv2d_bwd_weight_1x1(const ConvParams& p, const float* dy,
+                                             const float* x, float* dw))
 // dw for a short reduction (first layers): one (R*S*Cg) x Kg GEMM over blocks of pixels, the
 // im2col rows of a block packed per thread; each thread owns an equal share of dw tiles
 // ("auto" for strided layers with <= 4 input channels, see conv2d_backward.cpp).
@@ -48,6 +52,11 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_weight_c1(const ConvParams& p, const float* dy
 // dw, plain loops (any groups), one filter tap per task.
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_simple(const ConvParams& p, const float* dy,
                                                 const float* x, float* dw))
+// The forward 1x1 GEMM (gemm1x1, unpadded, stride 1, one group, no bias) with its weights
+// given swapped: wk[k][c] for k < p.K, c < p.C, i.e. the HWIO weights of the layer whose dx
+// this computes (dx = dy x w^T), packed without a separate transpose.
+FC_DECLARE_ISA_FN(void conv2d_fwd_gemm1x1_swapped(const ConvParams& p, const float* x,
+                                                  const float* wk, float* y))
 // db = sum of dy over pixels: fixed chunks of pixels, partials summed in chunk order.
 FC_DECLARE_ISA_FN(void conv2d_bwd_bias(const ConvParams& p, const float* dy, float* db))
 

@@ -24,8 +24,13 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include "cpu/blocks.h"
 #include "cpu/conv2d.h"
+#include "cpu/conv2d_backward.h"
 #include "cpu/memory.h"
 #include "cpu/threads.h"
 
@@ -83,6 +88,49 @@ void pack(const ConvParams& p, const float* w, const float* b, int KB, float* wp
       float* bd = bp + (g * nkb + kb) * KB;
       for (int64_t k = 0; k < KB; ++k) bd[k] = (b && k < kn) ? b[k0 + k] : 0.0f;
     }
+}
+
+// pack() for 1x1 weights given swapped, as wk[k][c] (k < K, c < C: the HWIO weights of the
+// layer whose dx this GEMM computes), with a zero bias: one pass of 4x4 transposes instead of
+// a transpose (rotate_swap) and then pack (7x7 512->2048 dx at batch 1: 4.5 -> 2.6 ms; the
+// forward of the same GEMM, with its pack, 2.3 ms). Each block's KB x C slab of wk is
+// transposed in runs of 64 channels, so the writes (KB floats apart) stay in L1.
+void pack_swapped(const ConvParams& p, const float* wk, int KB, float* wp, float* bp) {
+  const int64_t C = p.C, K = p.K, nkb = (K + KB - 1) / KB;
+  const int nt = C * K >= (int64_t(1) << 18) ? num_threads() : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t kb = 0; kb < nkb; ++kb) {
+    const int64_t k0 = kb * KB, kn = std::min<int64_t>(KB, K - k0);
+    float* dst = wp + kb * C * KB;
+    for (int64_t c0 = 0; c0 < C; c0 += 64) {
+      const int64_t c1 = std::min(C, c0 + 64);
+      int64_t j = 0;
+#if defined(__SSE__)
+      const int64_t c4 = c0 + (c1 - c0) / 4 * 4;
+      for (; j + 4 <= kn; j += 4) {
+        const float* s0 = wk + (k0 + j) * C;
+        for (int64_t c = c0; c < c4; c += 4) {
+          __m128 r0 = _mm_loadu_ps(s0 + c), r1 = _mm_loadu_ps(s0 + C + c);
+          __m128 r2 = _mm_loadu_ps(s0 + 2 * C + c), r3 = _mm_loadu_ps(s0 + 3 * C + c);
+          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+          _mm_storeu_ps(dst + c * KB + j, r0);
+          _mm_storeu_ps(dst + (c + 1) * KB + j, r1);
+          _mm_storeu_ps(dst + (c + 2) * KB + j, r2);
+          _mm_storeu_ps(dst + (c + 3) * KB + j, r3);
+        }
+        for (int64_t c = c4; c < c1; ++c)
+          for (int64_t i = 0; i < 4; ++i) dst[c * KB + j + i] = s0[i * C + c];
+      }
+#endif
+      for (; j < kn; ++j) {
+        const float* src = wk + (k0 + j) * C;
+        for (int64_t c = c0; c < c1; ++c) dst[c * KB + j] = src[c];
+      }
+      for (; j < KB; ++j)
+        for (int64_t c = c0; c < c1; ++c) dst[c * KB + j] = 0.0f;
+    }
+  }
+  for (int64_t i = 0; i < nkb * KB; ++i) bp[i] = 0.0f;
 }
 
 // Row pairs: output rows of half a tile (7x7 layers on AVX-512, 7 of a tile's 14 pixels) run
@@ -164,6 +212,9 @@ void row_pair_task(const ConvParams& p, const float* x, const float* wp, const f
 // the 2-core AVX-512 machine: blocks of 16-64 channels (weights of a pass in L1) were 10-40 %
 // slower than one pass on the 3x3 layers and no faster on 1x1, so only very wide layers split.
 inline int64_t channel_block(int64_t Cg) { return Cg > 1024 ? 512 : Cg; }
+
+// Outputs from this size on (half the shared L3) are stored non-temporally by gemm1x1.
+constexpr int64_t kStreamBytes = int64_t(16) << 20;
 
 template <int NV>
 void direct(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
@@ -361,14 +412,16 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
 // channel block) into a buffer with a padded pixel stride, once per chunk for all the K
 // blocks of the task, so tasks then run (chunk, range of K blocks) instead of (chunk, K
 // block).
-template <int NV>
+// SWAPPED: w holds the weights as wk[k][c] (see pack_swapped; groups == 1, no bias).
+template <int NV, bool SWAPPED = false>
 void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
   constexpr int KB = NV * V, WB = NV == 2 ? WB_2 : WB_1;
   const int64_t Cg = p.Cg(), Kg = p.Kg(), C = p.C, K = p.K, G = p.groups;
   const int64_t nkb = (Kg + KB - 1) / KB;
   float* wp = workspace(0, size_t(G * nkb * Cg * KB));
   float* bp = workspace(1, size_t(G * nkb * KB));
-  pack(p, w, b, KB, wp, bp);
+  if constexpr (SWAPPED) pack_swapped(p, w, KB, wp, bp);
+  else pack(p, w, b, KB, wp, bp);
 
   const int64_t Cb = channel_block(Cg), ncb = (Cg + Cb - 1) / Cb;
   const int64_t M = p.N * p.P * p.Q, ntile = (M + WB - 1) / WB;
@@ -389,6 +442,12 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
   const Blocks kchunks(nkb, (nkb + nkc - 1) / nkc);
   const int64_t tasks = units * kchunks.count;
   const int64_t gs = Cb + 16;  // gathered pixel stride: 64 bytes past a multiple of 2 KB
+  // An output far beyond the caches, written in one pass (one channel block), goes around
+  // them: non-temporal stores skip the read of every line before it is written. Batch 16,
+  // 1 thread, alternating in one process: dx of 256->64 at 56x56 (a 51 MB dx) 53 -> 73
+  // GFLOP/s, of 512->128 at 28x28 56 -> 66; forward 128->512 at 28x28 95 -> 105.
+  const bool stream = ncb == 1 && K % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 64 == 0 &&
+                      M * K * int64_t(sizeof(float)) >= kStreamBytes;
 #pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t nkc_ = kchunks.count;
@@ -398,6 +457,7 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
     const int64_t m_lo = tile0 * WB, m_hi = std::min(M, tile1 * WB);
     float* buf = gather ? workspace(2, size_t(kTilesPerTask * WB * gs)) : nullptr;
     Tile t;
+    t.stream = stream;
     t.xs = gather ? gs : p.stride_w * C;
     t.rs = 0;
     t.ls = 0;
@@ -434,6 +494,7 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
         }
       }
     }
+    if (stream) stream_fence();
   }
 }
 
@@ -453,6 +514,13 @@ void conv2d_fwd_gemm1x1(const ConvParams& p, const float* x, const float* w, con
     gemm1x1<1>(p, x, w, b, y);
   else
     gemm1x1<2>(p, x, w, b, y);
+}
+
+void conv2d_fwd_gemm1x1_swapped(const ConvParams& p, const float* x, const float* wk, float* y) {
+  if (p.K <= V)
+    gemm1x1<1, true>(p, x, wk, nullptr, y);
+  else
+    gemm1x1<2, true>(p, x, wk, nullptr, y);
 }
 
 }  // namespace FC_ISA_NS

@@ -26,6 +26,22 @@ inline vf loadu(const float* p) {
   return v;
 }
 inline void storeu(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+// Non-temporal store (p aligned to the vector): no read-for-ownership of the line. Callers
+// end with stream_fence() before the data is read by another thread.
+inline void storent(float* p, vf v) {
+#if defined(__x86_64__) && (defined(FC_ISA_avx512) || defined(FC_ISA_avx2))
+  asm volatile("vmovntps %1, %0" : "=m"(*reinterpret_cast<vf*>(p)) : "v"(v));
+#elif defined(__x86_64__)
+  asm volatile("movntps %1, %0" : "=m"(*reinterpret_cast<vf*>(p)) : "x"(v));
+#else
+  storeu(p, v);
+#endif
+}
+inline void stream_fence() {
+#if defined(__x86_64__)
+  asm volatile("sfence" ::: "memory");
+#endif
+}
 
 // One microkernel call: where the tile's inputs, weights and outputs are.
 struct Tile {
@@ -45,6 +61,7 @@ struct Tile {
   int64_t ys;         // floats between output pixels (K)
   int kvalid;         // channels of the block that exist (the rest are padding)
   bool relu;          // apply the ReLU (the last channel block only)
+  bool stream = false;  // full tiles store y non-temporally (y vector aligned)
   const float* pf;    // ukernel<..., true>: the next tile's input, one line per reduction step
   int64_t x2 = 0;     // ukernel<..., SPLIT>: floats from x to the input of pixel SPLIT (the
                       // first pixel of the tile's second output row); pixels SPLIT.. follow
@@ -190,7 +207,10 @@ __attribute__((noinline)) void ukernel(const Tile& t) {
     for (int j = 0; j < WB; ++j)
       for (int v = 0; v < NV; ++v) acc[j][v] = acc[j][v] > z ? acc[j][v] : z;
   }
-  if (t.kvalid == NV * V) {
+  if (t.kvalid == NV * V && t.stream) {
+    for (int j = 0; j < WB; ++j)
+      for (int v = 0; v < NV; ++v) storent(t.y + j * t.ys + v * V, acc[j][v]);
+  } else if (t.kvalid == NV * V) {
     for (int j = 0; j < WB; ++j)
       for (int v = 0; v < NV; ++v) storeu(t.y + j * t.ys + v * V, acc[j][v]);
   } else {
