@@ -8,8 +8,10 @@ namespace fc {
 
 // 64-byte aligned block from the caching pool; never null (throws std::bad_alloc).
 // The pool's footprint (live + cached) stays near the most live bytes ever needed at once:
-// on a miss it unmaps the oldest cached blocks first rather than grow (a cache that kept
-// every size class ever seen would hold the sum of per-size peaks, ~20 % more in training).
+// a request may take a cached block up to a quarter larger than its size class, and on a
+// miss the pool unmaps cached blocks, the most recently freed first, rather than grow (a
+// cache that kept every size class ever seen would hold the sum of per-size peaks, ~20 %
+// more in training).
 void* pool_alloc(size_t bytes);
 void pool_free(void* p) noexcept;
 size_t pool_cached_bytes();   // bytes held for reuse right now
