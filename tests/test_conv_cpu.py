@@ -174,6 +174,22 @@ def test_gemm1x1_streams_big_outputs(isa):
     assert_close(outs[0], ref, rtol=1e-5, atol=1e-5 * 8 ** 0.5)
 
 
+def test_gemm1x1_streams_only_aligned_blocks(isa):
+    # Grouped 1x1 layer, 36 channels a group (K = 144): the groups' K blocks start 144 bytes
+    # apart, off the vector alignment the non-temporal stores need (a 19 MB output).
+    fc.set_isa(isa)
+    rng = np.random.default_rng(4)
+    x, w = arrays(rng, (8, 64, 64, 4)), arrays(rng, (1, 1, 1, 144))
+    outs = []
+    for t in (1, 2, 3):
+        fc.set_num_threads(t)
+        outs.append(fc.conv2d(x, w, groups=4, algo="gemm1x1"))
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
+    ref = np.concatenate([x[..., g:g + 1].astype(np.float64) * w[0, 0, 0, 36 * g:36 * (g + 1)]
+                          for g in range(4)], axis=-1)
+    assert_close(outs[0], ref, rtol=1e-6, atol=1e-6)
+
+
 def test_auto_rules_for_small_resnet_layers():
     # Measured choices: Winograd only above 14x14 outputs; strided 1x1 by the gathering GEMM
     # from 512 input channels, by the direct kernel below.
