@@ -446,7 +446,10 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
   // them: non-temporal stores skip the read of every line before it is written. Batch 16,
   // 1 thread, alternating in one process: dx of 256->64 at 56x56 (a 51 MB dx) 53 -> 73
   // GFLOP/s, of 512->128 at 28x28 56 -> 66; forward 128->512 at 28x28 95 -> 105.
-  const bool stream = ncb == 1 && K % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 64 == 0 &&
+  // Kg % 16: every K block of every group starts on a vector boundary (a misaligned
+  // non-temporal store faults).
+  const bool stream = ncb == 1 && K % 16 == 0 && Kg % 16 == 0 &&
+                      reinterpret_cast<uintptr_t>(y) % 64 == 0 &&
                       M * K * int64_t(sizeof(float)) >= kStreamBytes;
 #pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
   for (int64_t task = 0; task < tasks; ++task) {
