@@ -285,6 +285,15 @@ def test_conv2d_backward_dx_runs_1x1_gemm(isa):
     assert_close(dx, ref, rtol=1e-5, atol=1e-5 * 33 ** 0.5)
 
 
+def _case_1x1(rng, n, h, w_, c, k, stride):
+    """x, w and dy of an unpadded 1x1 layer."""
+    x = rng.standard_normal((n, h, w_, c)).astype(np.float32)
+    w = rng.standard_normal((1, 1, c, k)).astype(np.float32)
+    dy = rng.standard_normal(fc._args.ConvGeometry(x.shape, w.shape, stride, 0, 1, 1).y_shape
+                             ).astype(np.float32)
+    return x, w, dy
+
+
 @pytest.mark.parametrize("shape", [  # (N, H, W, C, K, stride)
     (2, 6, 7, 384, 400, (2, 2)),   # rows and columns past the last hit pixel, K tails
     (3, 9, 5, 600, 260, (3, 2)),
@@ -296,10 +305,7 @@ def test_conv2d_backward_strided_1x1_dx_runs_gemm(isa, shape):
     fc.set_isa(isa)
     n, h, w_, c, k, stride = shape
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((n, h, w_, c)).astype(np.float32)
-    w = rng.standard_normal((1, 1, c, k)).astype(np.float32)
-    dy = rng.standard_normal(fc._args.ConvGeometry(x.shape, w.shape, stride, 0, 1, 1).y_shape
-                             ).astype(np.float32)
+    x, w, dy = _case_1x1(rng, n, h, w_, c, k, stride)
     outs = _at_thread_counts(lambda: fc.conv2d_backward(dy, x, w, stride=stride, need_dw=False,
                                                         need_db=False)[0])
     assert all(np.array_equal(o, outs[0]) for o in outs[1:])
@@ -348,10 +354,7 @@ def test_conv2d_backward_dw_runs_1x1_gemm(isa, shape):
     fc.set_isa(isa)
     n, h, w_, c, k, stride = shape
     rng = np.random.default_rng(9)
-    x = rng.standard_normal((n, h, w_, c)).astype(np.float32)
-    w = rng.standard_normal((1, 1, c, k)).astype(np.float32)
-    dy = rng.standard_normal(fc._args.ConvGeometry(x.shape, w.shape, stride, 0, 1, 1).y_shape
-                             ).astype(np.float32)
+    x, w, dy = _case_1x1(rng, n, h, w_, c, k, stride)
     outs = _at_thread_counts(lambda: _C.conv2d_backward(
         dy, x, w, stride, (0, 0, 0, 0), (1, 1), 1, False, True, False, "auto")[1])
     assert all(np.array_equal(o, outs[0]) for o in outs[1:])

@@ -31,6 +31,10 @@ constexpr int kRegs = 16;
 
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 
+// dw tiles (channel rows x K vectors of accumulators): the register budget of the ISA.
+constexpr int kTileNV = kRegs == 32 ? 4 : 2;    // K vectors per tile (max)
+constexpr int kTileAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
+
 static inline vf vload(const float* p) {
   vf v;
   std::memcpy(&v, p, sizeof v);

@@ -40,8 +40,6 @@ namespace {
 
 using namespace bwd;
 
-constexpr int kNVw = kRegs == 32 ? 4 : 2;    // K vectors per tile (max)
-constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
 // Rows per tile (max). With one K vector (K <= 16: LeNet-5's conv2, 30 rows of 16) AVX-512's
 // 32 registers hold 24 rows, so each dy vector is loaded for 15 FMAs instead of 10 (2 tiles
 // over the pixels instead of 3); each dw element is still one sum over the pixels in order.
@@ -327,9 +325,9 @@ struct Prefetcher {
 void conv2d_bwd_weight_tiled(const ConvParams& p, const float* dy, const float* x, float* dw) {
   const int nt = threads_for(conv_macs(p));
   const int64_t Cg = p.Cg(), Kg = p.Kg(), K = p.K, M = p.S * Cg;
-  const Blocks kb((Kg + VL - 1) / VL, kNVw);
+  const Blocks kb((Kg + VL - 1) / VL, kTileNV);
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
-  const Blocks mb(M, std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max)));
+  const Blocks mb(M, std::min<int64_t>(kMCmax, std::max<int64_t>(1, kTileAcc / nv_max)));
   // Task order (g, r, m block, k block): a thread repacks X only when (g, r) changes, and
   // consecutive tiles share their X lines.
   const int64_t tasks = p.groups * p.R * kb.count * mb.count;
@@ -471,9 +469,9 @@ void pack_im2col(const ConvParams& p, const float* __restrict x, int64_t q0, int
 void dw_im2col_rows(const ConvParams& p, const float* dy, const float* x, float* dw) {
   const int nt = threads_for(conv_macs(p));
   const int64_t C = p.C, K = p.K, R = p.R, SC = p.S * C;
-  const Blocks kb((K + VL - 1) / VL, kNVw);
+  const Blocks kb((K + VL - 1) / VL, kTileNV);
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
-  const int64_t mc_max = std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max));
+  const int64_t mc_max = std::min<int64_t>(kMCmax, std::max<int64_t>(1, kTileAcc / nv_max));
   // Tiles per filter row: the fewest of <= mc_max rows, plus up to nt - 1 more for equal
   // shares (7x7x3: 4 tiles of 5-6 rows a filter row, 14 tiles a thread at 2 threads).
   int64_t mb = (SC + mc_max - 1) / mc_max;
@@ -569,9 +567,9 @@ void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy, const float*
   if (p.groups == 1 && p.dil_w == 1) return dw_im2col_rows(p, dy, x, dw);
   const int nt = threads_for(conv_macs(p));
   const int64_t Cg = p.Cg(), Kg = p.Kg(), K = p.K, SC = p.S * Cg, M = p.R * SC;
-  const Blocks kb((Kg + VL - 1) / VL, kNVw);
+  const Blocks kb((Kg + VL - 1) / VL, kTileNV);
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
-  const int64_t mc_max = std::min<int64_t>(kMCmax, std::max<int64_t>(1, kAcc / nv_max));
+  const int64_t mc_max = std::min<int64_t>(kMCmax, std::max<int64_t>(1, kTileAcc / nv_max));
   // Row blocks: the fewest tiles of <= mc_max rows, plus up to nt - 1 more so that the tasks
   // split into equal shares (147 rows of a 7x7x3: 26 tiles, 13 a thread at 2 threads).
   int64_t mblocks = (M + mc_max - 1) / mc_max;

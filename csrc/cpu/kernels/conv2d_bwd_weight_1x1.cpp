@@ -33,8 +33,6 @@ namespace {
 
 using namespace bwd;
 
-constexpr int kNV = kRegs == 32 ? 4 : 2;    // K vectors per tile (max)
-constexpr int kAcc = kRegs == 32 ? 24 : 12;  // accumulators per tile (max)
 constexpr int kMC = 12;                      // rows (input channels) per tile (max)
 constexpr int64_t kPanelC = 192, kPanelK = 256;  // dw panel (floats)
 constexpr int64_t kWholeDw = 128 * 1024;         // floats
@@ -94,7 +92,7 @@ using TileFn = void (*)(const TileArgs&);
 
 template <int MC, int NV, bool T>
 TileFn fn_or_null() {
-  if constexpr (MC * NV <= kAcc) return &tile<MC, NV, T>;
+  if constexpr (MC * NV <= kTileAcc) return &tile<MC, NV, T>;
   else return nullptr;
 }
 template <int NV, bool T>
@@ -116,7 +114,7 @@ TileFn pick_mc(int mc) {
 }
 template <bool T>
 TileFn pick_nv(int mc, int nv) {
-  if constexpr (kNV == 4) {
+  if constexpr (kTileNV == 4) {
     if (nv == 3) return pick_mc<3, T>(mc);
     if (nv == 4) return pick_mc<4, T>(mc);
   }
@@ -199,9 +197,9 @@ struct Job {
 void conv2d_bwd_weight_1x1(const ConvParams& p, const float* dy, const float* x, float* dw) {
   const int nt = threads_for(conv_macs(p));
   const int64_t C = p.C, K = p.K, M = p.N * p.P * p.Q;
-  const Blocks kb((K + VL - 1) / VL, kNV);  // K tiles (vectors)
+  const Blocks kb((K + VL - 1) / VL, kTileNV);  // K tiles (vectors)
   const int64_t nv_max = (kb.n + kb.count - 1) / kb.count;
-  const Blocks mb(C, std::min<int64_t>(kMC, std::max<int64_t>(1, kAcc / nv_max)));
+  const Blocks mb(C, std::min<int64_t>(kMC, std::max<int64_t>(1, kTileAcc / nv_max)));
   // Panels: groups of whole tiles, at most kPanelC x kPanelK floats.
   // One panel when dw fits L2 (then x and dy are read once, as by the tiles).
   const bool whole = C * K <= kWholeDw;
