@@ -33,7 +33,7 @@ namespace {
 
 bool always(const ConvParams&) { return true; }
 bool is_1x1(const ConvParams& p) {
-  return p.R == 1 && p.S == 1 && p.pad_t == 0 && p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0;
+  return p.unpadded_1x1();
 }
 // One input channel, stride 1 and no dilation along the width (grayscale first layers).
 bool is_c1(const ConvParams& p) {

@@ -22,6 +22,10 @@ struct ConvParams {
   void finalize();
   int64_t Cg() const { return C / groups; }
   int64_t Kg() const { return K / groups; }
+  // A 1x1 filter with no padding (any stride, groups): a GEMM over the pixels it hits.
+  bool unpadded_1x1() const {
+    return R == 1 && S == 1 && pad_t == 0 && pad_b == 0 && pad_l == 0 && pad_r == 0;
+  }
 };
 
 // Forward kernels, one per variant (csrc/cpu/kernels/conv2d_fwd_<variant>.cpp).

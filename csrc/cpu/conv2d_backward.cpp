@@ -110,17 +110,15 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
 // 55 ms, 1024->2048 at 14x14 83 -> 59 ms. Where pick() takes col2im (weights of up to 128 K
 // floats: 256->512 at 56x56) the two tied, so those stay.
 bool strided_1x1_dx_as_gemm(const ConvParams& p) {
-  return p.groups == 1 && p.R == 1 && p.S == 1 && (p.stride_h > 1 || p.stride_w > 1) &&
-         p.pad_t == 0 && p.pad_b == 0 && p.pad_l == 0 && p.pad_r == 0 && p.C >= 64 &&
-         p.K >= 64 && p.C * p.K > 128 * 1024;
+  return p.groups == 1 && p.unpadded_1x1() && (p.stride_h > 1 || p.stride_w > 1) &&
+         p.C >= 64 && p.K >= 64 && p.C * p.K > 128 * 1024;
 }
 
 // dw of unpadded ungrouped 1x1 layers as one GEMM in L2-sized dw panels
 // (conv2d_bwd_weight_1x1): the per-filter-row tiles reload a dw of 1-8 MB once per block of
 // 64 pixels (ResNet-50's 14x14 and 7x7 1x1 layers: 1.05-1.15x); the same bits.
 bool dw_as_1x1_gemm(const ConvParams& p) {
-  return p.groups == 1 && p.R == 1 && p.S == 1 && p.pad_t == 0 && p.pad_b == 0 &&
-         p.pad_l == 0 && p.pad_r == 0;
+  return p.groups == 1 && p.unpadded_1x1();
 }
 
 // wt[r][s][k][c] = w[R-1-r][S-1-s][c][k], in 16 x 16 blocks (each a 1 KiB read and write);
