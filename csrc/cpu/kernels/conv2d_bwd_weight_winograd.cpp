@@ -25,7 +25,7 @@
 
 namespace fc {
 namespace FC_ISA_NS {
-#include "winograd_f43.h"
+#include "winograd_bt.h"
 namespace {
 
 using namespace bwd;

@@ -30,7 +30,7 @@
 namespace fc {
 namespace FC_ISA_NS {
 #include "conv2d_fwd_ukernel.h"
-#include "winograd_f43.h"
+#include "winograd_bt.h"
 namespace {
 
 inline vf load(const float* p, vf) { return loadu(p); }
