@@ -42,7 +42,9 @@ using winograd::bt_1d;
 
 // F(4x4, 3x3): M outputs per tile side from an R-tap filter, 6 = M + R - 1 inputs.
 struct F43 {
-  static constexpr int M = 4, R = 3;
+  static constexpr int M = 4, R = 3, T = 6;
+  template <class X>
+  static void bt(const X* d, X* r) { winograd::bt_1d(d, r); }
   // u = G g: a column of 3 filter taps to 6 transformed values.
   template <class T>
   static void g_1d(const T* g, T* u) {
@@ -68,7 +70,9 @@ struct F43 {
 // (f = 1/4, -1/6, -1/6, 1/24, 1/24, the scales that match F43's B^T) and [0 0 0 0 1] at
 // infinity; A^T's rows are [1 1 1 1 1 0] and [0 1 -1 2 -2 1].
 struct F25 {
-  static constexpr int M = 2, R = 5;
+  static constexpr int M = 2, R = 5, T = 6;
+  template <class X>
+  static void bt(const X* d, X* r) { winograd::bt_1d(d, r); }
   template <class T>
   static void g_1d(const T* g, T* u) {
     const T e = g[0] + g[2] + g[4], o = g[1] + g[3];
@@ -87,73 +91,111 @@ struct F25 {
   }
 };
 
-// U[36][kb][c][KB] = G g G^T for every (c, k), zero padded past K (KB = NVW vectors).
+// F(4x4, 5x5): 8x8 input patches, 64 products per (c, k) for 16 outputs (F25: 36 for 4). The
+// points 0, 1, -1, 2, -2, 1/2, -1/2 and infinity (winograd::bt8_1d's B^T). G's rows are
+// f_a [1, a, a^2, a^3, a^4] (f = 1, -2/9, -2/9, 1/90, 1/90, 32/45, 32/45 at the finite
+// points, in B^T's order) and [0 0 0 0 1]; A^T's rows a^i (i = 0..3) at the finite points
+// and [0 0 0 1] at infinity.
+struct F45 {
+  static constexpr int M = 4, R = 5, T = 8;
+  template <class X>
+  static void bt(const X* d, X* r) { winograd::bt8_1d(d, r); }
+  template <class X>
+  static void g_1d(const X* g, X* u) {
+    const X e = g[0] + g[2] + g[4], o = g[1] + g[3];
+    const X e2 = g[0] + 4.0f * g[2] + 16.0f * g[4], o2 = 2.0f * g[1] + 8.0f * g[3];
+    const X e3 = 16.0f * g[0] + 4.0f * g[2] + g[4], o3 = 8.0f * g[1] + 2.0f * g[3];
+    u[0] = g[0];
+    u[1] = (e + o) * (-2.0f / 9.0f);
+    u[2] = (e - o) * (-2.0f / 9.0f);
+    u[3] = (e2 + o2) * (1.0f / 90.0f);
+    u[4] = (e2 - o2) * (1.0f / 90.0f);
+    u[5] = (e3 + o3) * (2.0f / 45.0f);
+    u[6] = (e3 - o3) * (2.0f / 45.0f);
+    u[7] = g[4];
+  }
+  template <class X>
+  static void at_1d(const X* m, X* o) {
+    const X a1 = m[1] + m[2], b1 = m[1] - m[2], a2 = m[3] + m[4], b2 = m[3] - m[4];
+    const X a3 = m[5] + m[6], b3 = m[5] - m[6];
+    o[0] = m[0] + a1 + a2 + a3;
+    o[1] = b1 + 2.0f * b2 + 0.5f * b3;
+    o[2] = a1 + 4.0f * a2 + 0.25f * a3;
+    o[3] = b1 + 8.0f * b2 + 0.125f * b3 + m[7];
+  }
+};
+
+// The T*T positions' blocks lie a whole number of cache lines plus this many floats apart, so
+// that one tile's T*T transformed values do not crowd into a few L1 sets (they did at strides
+// that are multiples of 1 KiB).
+constexpr int64_t kSkew = 16;
+
+// Floats from one position's transformed weights to the next's (skewed as above: the weight
+// transform writes all T*T positions of a (c, k) vector at once).
+inline int64_t u_stride(int64_t nkb, int64_t C, int64_t KB) { return nkb * C * KB + kSkew; }
+
+// U[T*T][kb][c][KB] = G g G^T for every (c, k), zero padded past K (KB = NVW vectors);
+// positions u_stride apart.
 template <class F, int NVW>
 void transform_weights(const ConvParams& p, const float* w, float* U, int64_t nkb) {
-  constexpr int R = F::R, KB = NVW * V;
-  const int64_t C = p.C, K = p.K;
-  // K blocks outer, channels inner: each of the 36 output streams is written sequentially.
+  constexpr int R = F::R, T = F::T, KB = NVW * V;
+  const int64_t C = p.C, K = p.K, ue = u_stride(nkb, C, KB);
+  // K blocks outer, channels inner: each of the T*T output streams is written sequentially.
   // An orphaned loop: it shares run's parallel region (one fork per call, not two).
 #pragma omp for schedule(static) collapse(2)
   for (int64_t kb = 0; kb < nkb; ++kb)
     for (int64_t c = 0; c < C; ++c)
       for (int kk = 0; kk < KB; kk += V) {
         const int64_t k0 = kb * KB + kk;
-        vf g[R][R];
-        for (int r = 0; r < R; ++r)
-          for (int s = 0; s < R; ++s) {
+        vf t[T][R], u[T];
+        for (int s = 0; s < R; ++s) {  // one filter column at a time (fewer live registers)
+          vf col[R], out[T];
+          for (int r = 0; r < R; ++r) {
             const float* src = w + ((r * R + s) * C + c) * K + k0;
             if (k0 + V <= K) {
-              g[r][s] = loadu(src);
+              col[r] = loadu(src);
             } else {
               float tmp[V] = {};
               for (int64_t i = 0; i < K - k0; ++i) tmp[i] = src[i];
-              g[r][s] = loadu(tmp);
+              col[r] = loadu(tmp);
             }
           }
-        vf t[6][R], u[6];
-        for (int s = 0; s < R; ++s) {
-          vf col[R], out[6];
-          for (int r = 0; r < R; ++r) col[r] = g[r][s];
           F::g_1d(col, out);
-          for (int i = 0; i < 6; ++i) t[i][s] = out[i];
+          for (int i = 0; i < T; ++i) t[i][s] = out[i];
         }
-        for (int i = 0; i < 6; ++i) {
+        for (int i = 0; i < T; ++i) {
           F::g_1d(t[i], u);
-          for (int j = 0; j < 6; ++j) storeu(U + (((i * 6 + j) * nkb + kb) * C + c) * KB + kk, u[j]);
+          for (int j = 0; j < T; ++j) storeu(U + (i * T + j) * ue + (kb * C + c) * KB + kk, u[j]);
         }
       }
 }
 
-// The 36 positions' blocks lie a whole number of cache lines plus this many floats apart, so
-// that one tile's 36 transformed values do not crowd into a few L1 sets (they did at strides
-// that are multiples of 1 KiB).
-constexpr int64_t kSkew = 16;
-
-// Vb[36][TB][C] (positions es floats apart) for tile j at input (n, ih0, iw0): B^T d B on
-// channels [c, c + width). INNER: the 6x6 patch lies inside x (no bounds checks).
-template <class T, bool INNER>
+// Vb[T*T][TB][C] (positions es floats apart) for tile j at input (n, ih0, iw0): B^T d B on
+// channels [c, c + width). INNER: the TxT patch lies inside x (no bounds checks). Columns
+// first, one at a time, through t in L1: the whole 8x8 patch and its transform at once
+// (128 vectors) spilled registers all over.
+template <class F, class X, bool INNER>
 inline void input_tile(const ConvParams& p, const float* x, int64_t n, int64_t ih0, int64_t iw0,
                        int64_t c, float* Vb, int j, int64_t es) {
-  T d[6][6], t[6][6];
+  constexpr int T = F::T;
+  X t[T][T];
   const float* x0 = x + ((n * p.H + ih0) * p.W + iw0) * p.C + c;
-  for (int a = 0; a < 6; ++a)
-    for (int b = 0; b < 6; ++b) {
-      const int64_t ih = ih0 + a, iw = iw0 + b;
-      d[a][b] = (INNER || (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W))
-                    ? load(x0 + (a * p.W + b) * p.C, T{})
-                    : T{};
+  for (int b = 0; b < T; ++b) {
+    X col[T], r[T];
+    const int64_t iw = iw0 + b;
+    for (int a = 0; a < T; ++a) {
+      const int64_t ih = ih0 + a;
+      col[a] = (INNER || (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W))
+                   ? load(x0 + (a * p.W + b) * p.C, X{})
+                   : X{};
     }
-  for (int b = 0; b < 6; ++b) {
-    T col[6], r[6];
-    for (int a = 0; a < 6; ++a) col[a] = d[a][b];
-    bt_1d(col, r);
-    for (int a = 0; a < 6; ++a) t[a][b] = r[a];
+    F::bt(col, r);
+    for (int a = 0; a < T; ++a) t[a][b] = r[a];
   }
-  for (int a = 0; a < 6; ++a) {
-    T r[6];
-    bt_1d(t[a], r);
-    for (int b = 0; b < 6; ++b) store(Vb + (a * 6 + b) * es + j * p.C + c, r[b]);
+  for (int a = 0; a < T; ++a) {
+    X r[T];
+    F::bt(t[a], r);
+    for (int b = 0; b < T; ++b) store(Vb + (a * T + b) * es + j * p.C + c, r[b]);
   }
 }
 
@@ -162,13 +204,11 @@ template <class F>
 inline void output_tile(const ConvParams& p, const float* Mb, int64_t es, int64_t ks, int j,
                         int64_t kl, const float* bias, int64_t n, int64_t oh0, int64_t ow0,
                         int64_t k, float* y) {
-  constexpr int M = F::M;
-  vf m[6][6], t[M][6];
-  for (int a = 0; a < 6; ++a)
-    for (int b = 0; b < 6; ++b) m[a][b] = loadu(Mb + (a * 6 + b) * es + j * ks + kl);
-  for (int b = 0; b < 6; ++b) {
-    vf col[6], o[M];
-    for (int a = 0; a < 6; ++a) col[a] = m[a][b];
+  constexpr int M = F::M, T = F::T;
+  vf t[M][T];  // columns first, one at a time (all 64 products at once spilled)
+  for (int b = 0; b < T; ++b) {
+    vf col[T], o[M];
+    for (int a = 0; a < T; ++a) col[a] = loadu(Mb + (a * T + b) * es + j * ks + kl);
     F::at_1d(col, o);
     for (int a = 0; a < M; ++a) t[a][b] = o[a];
   }
@@ -243,39 +283,39 @@ struct Plan {
   int64_t TH, TW, ntiles, TB, nblocks, nkc, kper, Cb, ncb;
 };
 
-// Transform block blk's tiles, run its 36 GEMMs for K blocks [kb0, kb1), transform back.
+// Transform block blk's tiles, run its T*T GEMMs for K blocks [kb0, kb1), transform back.
 template <class F, int NVW>
 void run_block(const ConvParams& p, const Plan& pl, const float* x, const float* U,
                const float* bp, float* y, int64_t blk, int64_t kb0, int64_t kb1) {
-  constexpr int M = F::M, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
+  constexpr int M = F::M, T = F::T, E = T * T, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
   alignas(64) static const float zeros[KB] = {};
   const int64_t C = p.C, K = p.K, nkb = (K + KB - 1) / KB, cfull = C / V * V;
   const int64_t ks = (kb1 - kb0) * KB;
   const int64_t t0 = blk * pl.TB, tb = std::min<int64_t>(pl.TB, pl.ntiles - t0);
   const int64_t esv = pl.TB * C + kSkew, esm = pl.TB * ks + kSkew;
-  float* Vb = workspace(3, size_t(36 * esv));
-  float* Mb = workspace(4, size_t(36 * esm));
+  float* Vb = workspace(3, size_t(E * esv));
+  float* Mb = workspace(4, size_t(E * esm));
   TileIter it(t0, pl.TH, pl.TW);
   for (int j = 0; j < tb; ++j, it.next()) {
     const int64_t n = it.n, ih0 = it.th * M - p.pad_t, iw0 = it.tw * M - p.pad_l;
-    if (ih0 >= 0 && ih0 + 6 <= p.H && iw0 >= 0 && iw0 + 6 <= p.W) {
+    if (ih0 >= 0 && ih0 + T <= p.H && iw0 >= 0 && iw0 + T <= p.W) {
       for (int64_t c = 0; c < cfull; c += V)
-        input_tile<vf, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
+        input_tile<F, vf, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
       for (int64_t c = cfull; c < C; ++c)
-        input_tile<float, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
+        input_tile<F, float, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
     } else {
       for (int64_t c = 0; c < cfull; c += V)
-        input_tile<vf, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
+        input_tile<F, vf, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
       for (int64_t c = cfull; c < C; ++c)
-        input_tile<float, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
+        input_tile<F, float, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
     }
   }
-  if (pl.ncb == 1) {  // one channel pass: all 36 positions per call
+  if (pl.ncb == 1) {  // one channel pass: all T*T positions per call
     for (int64_t kb = kb0; kb < kb1; ++kb)
       for (int64_t j0 = 0; j0 < tb; j0 += WB)
         positions_for<NVW>(int(std::min<int64_t>(WB, tb - j0)))(
-            Vb + j0 * C, esv, U + kb * C * KB, nkb * C * KB, Mb + j0 * ks + (kb - kb0) * KB,
-            esm, ks, int(C), 36);
+            Vb + j0 * C, esv, U + kb * C * KB, u_stride(nkb, C, KB),
+            Mb + j0 * ks + (kb - kb0) * KB, esm, ks, int(C), E);
   } else {  // very wide layers: channel passes accumulate in Mb
     Tile tl;
     tl.xs = C;
@@ -289,13 +329,13 @@ void run_block(const ConvParams& p, const Plan& pl, const float* x, const float*
     tl.ys = ks;
     tl.kvalid = KB;
     tl.relu = false;
-    for (int e = 0; e < 36; ++e)
+    for (int e = 0; e < E; ++e)
       for (int64_t cb = 0; cb < pl.ncb; ++cb) {
         const int64_t c0 = cb * pl.Cb;
         tl.L = int(std::min(pl.Cb, C - c0));
         tl.accum = cb > 0;
         for (int64_t kb = kb0; kb < kb1; ++kb) {
-          tl.w = U + ((e * nkb + kb) * C + c0) * KB;
+          tl.w = U + e * u_stride(nkb, C, KB) + (kb * C + c0) * KB;
           for (int64_t j0 = 0; j0 < tb; j0 += WB) {
             const int64_t wb = std::min<int64_t>(WB, tb - j0);
             tl.x = Vb + e * esv + j0 * C + c0;
@@ -314,16 +354,16 @@ void run_block(const ConvParams& p, const Plan& pl, const float* x, const float*
 // NVW: K vectors per GEMM block (2; 1 when K fits one vector, so no half-empty blocks).
 template <class F, int NVW>
 void run(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
-  constexpr int M = F::M, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
+  constexpr int M = F::M, E = F::T * F::T, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
   const int64_t C = p.C, K = p.K, nkb = (K + KB - 1) / KB;
-  float* U = workspace(0, size_t(36 * nkb * C * KB));
+  float* U = workspace(0, size_t(E * u_stride(nkb, C, KB)));
   float* bp = workspace(1, size_t(nkb * KB));
   for (int64_t k = 0; k < nkb * KB; ++k) bp[k] = (b && k < K) ? b[k] : 0.0f;
 
   Plan pl;
   pl.TH = (p.P + M - 1) / M, pl.TW = (p.Q + M - 1) / M, pl.ntiles = p.N * pl.TH * pl.TW;
-  // Tiles per block: the GEMMs read all of U (36 C K floats) once per block, so blocks grow
-  // with C K to keep that traffic small next to the block's FLOPs (36 tiles C K).
+  // Tiles per block: the GEMMs read all of U (T^2 C K floats) once per block, so blocks grow
+  // with C K to keep that traffic small next to the block's FLOPs (T^2 tiles C K).
   // Few tiles of a narrow layer: smaller blocks, down to one microkernel width, to have at
   // least 8 (batch 1 at 28x28: 14 blocks of 14 tiles, not 7 of 28 that split 4:3 over 2
   // threads). Not for wide layers: each block re-reads U, and K-split tasks redo the input
@@ -365,8 +405,8 @@ void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, co
 
 void conv2d_fwd_winograd5(const ConvParams& p, const float* x, const float* w, const float* b,
                           float* y) {
-  if (p.K <= V) run<F25, 1>(p, x, w, b, y);
-  else run<F25, 2>(p, x, w, b, y);
+  if (p.K <= V) run<F45, 1>(p, x, w, b, y);
+  else run<F45, 2>(p, x, w, b, y);
 }
 
 }  // namespace FC_ISA_NS
