@@ -201,6 +201,9 @@ def test_auto_rules_for_small_resnet_layers():
     assert chosen((16, 28, 28, 128), (3, 3, 128, 128), (1, 1), (1, 1, 1, 1)) == "winograd"
     assert chosen((1, 14, 14, 1024), (1, 1, 1024, 2048), (2, 2), (0, 0, 0, 0)) == "gemm1x1"
     assert chosen((1, 56, 56, 256), (1, 1, 256, 512), (2, 2), (0, 0, 0, 0)) == "direct"
+    # 5x5: F(4x4, 5x5) from one 14x14 image (16 tiles); 7x7 at batch 1 stays direct.
+    assert chosen((1, 14, 14, 16), (5, 5, 16, 48), (1, 1), (2, 2, 2, 2)) == "winograd5"
+    assert chosen((1, 7, 7, 48), (5, 5, 48, 128), (1, 1), (2, 2, 2, 2)) == "direct"
 
 
 @pytest.mark.parametrize("shape", [(3, 7, 9, 5, 20, 3, 3, 1, 1), (2, 12, 30, 8, 40, 3, 3, 1, 1)])

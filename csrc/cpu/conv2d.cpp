@@ -62,11 +62,13 @@ bool winograd_enabled() {
 bool winograd_wins(const ConvParams& p) {
   return conv2d_winograd_amortized(p) && p.P * p.Q > 14 * 14;
 }
-// F(2x2, 5x5): 36 multiplies per 4 outputs instead of 100, but a 6x6 input transform per 4
-// outputs (F43: per 16), so it needs the channels to spread that over.
+// F(4x4, 5x5): 64 multiplies per 16 outputs instead of 400, but an 8x8 input transform per
+// tile and a per-call weight transform (64 x C x K), so it needs the channels and the tiles
+// to spread those over: from one 14x14 image (16 tiles; GoogLeNet's 14x14 5x5 layers at
+// batch 1 ran 1.1-1.5x the direct kernel, 1 thread). At 7x7 and batch 1 (4 tiles) the two tied.
 bool winograd5_wins(const ConvParams& p) {
-  const int64_t tiles = p.N * ((p.P + 1) / 2) * ((p.Q + 1) / 2);
-  return is_winograd_5x5(p) && p.C >= 16 && p.K >= 16 && tiles >= 64 && winograd_enabled();
+  const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
+  return is_winograd_5x5(p) && p.C >= 16 && p.K >= 16 && tiles >= 16 && winograd_enabled();
 }
 
 }  // namespace
@@ -97,7 +99,7 @@ const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
        FC_RUN(conv2d_fwd_depthwise)},
       {"winograd", "Winograd F(4x4, 3x3) for 3x3 stride-1 (relative error ~1e-4)",
        is_winograd_3x3, FC_RUN(conv2d_fwd_winograd)},
-      {"winograd5", "Winograd F(2x2, 5x5) for 5x5 stride-1 (relative error ~1e-5)",
+      {"winograd5", "Winograd F(4x4, 5x5) for 5x5 stride-1 (relative error ~1e-5)",
        is_winograd_5x5, FC_RUN(conv2d_fwd_winograd5)},
       {"c1", "one input channel, stride 1 along the width: vectors along the output row",
        is_c1, FC_RUN(conv2d_fwd_c1)},

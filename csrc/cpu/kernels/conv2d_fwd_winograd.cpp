@@ -1,23 +1,24 @@
-// Convolution forward by Winograd F(4x4, 3x3) ("winograd" variant) and F(2x2, 5x5)
-// ("winograd5"); stride 1, dilation 1, groups 1. Each MxM output tile is computed from a 6x6
-// input patch with 36 multiplies per (c, k) instead of M^2 R^2 (144 for 4x4 outputs of a 3x3
-// filter, 100 for 2x2 outputs of a 5x5 one): transform the weights (U = G g G^T, per call)
-// and each input patch (V = B^T d B), multiply element-wise and sum over channels -- for each
-// of the 36 positions a (tiles x C) times (C x K) GEMM, run by the direct convolution's
-// register-blocked broadcast-FMA steps (all 36 in one call, gemm_positions) -- then transform
-// back (Y = A^T M A) with the bias and ReLU. One parallel region per call (each region start
-// wakes the workers) runs the weight transform, then the blocks of tiles. Both use the
-// interpolation points 0, +-1, +-2 and infinity, so they share B^T.
+// Convolution forward by Winograd F(4x4, 3x3) ("winograd" variant) and F(4x4, 5x5)
+// ("winograd5"); stride 1, dilation 1, groups 1. Each 4x4 output tile is computed from a TxT
+// input patch (T = 6 for 3x3 filters, 8 for 5x5) with T^2 multiplies per (c, k) instead of
+// 16 R^2 (36 against 144 for a 3x3 filter, 64 against 400 for a 5x5 one): transform the
+// weights (U = G g G^T, per call) and each input patch (V = B^T d B), multiply element-wise
+// and sum over channels -- for each of the T^2 positions a (tiles x C) times (C x K) GEMM, run
+// by the direct convolution's register-blocked broadcast-FMA steps (all positions in one
+// call, gemm_positions) -- then transform back (Y = A^T M A) with the bias and ReLU. One
+// parallel region per call (each region start wakes the workers) runs the weight transform,
+// then the blocks of tiles. The interpolation points are 0, +-1, +-2 and infinity, and for
+// 5x5 also +-1/2 (winograd_bt.h).
 // The transforms run on vectors of channels (NHWC keeps them contiguous).
 //
-// Working memory per thread is one block of tiles (36 x tiles x C inputs, 36 x tiles x K
+// Working memory per thread is one block of tiles (T^2 x tiles x C inputs, T^2 x tiles x K
 // products), never the whole layer. Each output element is produced by one task with a fixed
 // arithmetic order, so the result does not depend on the thread count.
 //
-// Accuracy: the transforms' constants (up to 8 in A, 5 in B, 1/24 in G; 16/24 in the 5x5 G)
-// amplify float32 rounding; the error is a few times 1e-6..1e-5 relative to max|y| (see the
-// tests), against ~1e-7 for the direct kernels. FASTCONV_WINOGRAD=0 or algo='direct' turns
-// both off.
+// Accuracy: the transforms' constants (up to 8 in A, 5.25 in B, 1/24 and 1/90 in G) amplify
+// float32 rounding; the error is a few times 1e-6..1e-5 relative to max|y| (see the tests;
+// F(4x4, 5x5) on a 16-channel 28x28 layer ~4e-6, about 1.5x the F(2x2, 5x5) it replaced),
+// against ~1e-7 for the direct kernels. FASTCONV_WINOGRAD=0 or algo='direct' turns both off.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -38,16 +39,14 @@ inline float load(const float* p, float) { return *p; }
 inline void store(float* p, vf v) { storeu(p, v); }
 inline void store(float* p, float v) { *p = v; }
 
-using winograd::bt_1d;
-
 // F(4x4, 3x3): M outputs per tile side from an R-tap filter, 6 = M + R - 1 inputs.
 struct F43 {
   static constexpr int M = 4, R = 3, T = 6;
   template <class X>
   static void bt(const X* d, X* r) { winograd::bt_1d(d, r); }
   // u = G g: a column of 3 filter taps to 6 transformed values.
-  template <class T>
-  static void g_1d(const T* g, T* u) {
+  template <class X>
+  static void g_1d(const X* g, X* u) {
     u[0] = g[0] * 0.25f;
     u[1] = (g[0] + g[1] + g[2]) * (-1.0f / 6.0f);
     u[2] = (g[0] - g[1] + g[2]) * (-1.0f / 6.0f);
@@ -56,9 +55,9 @@ struct F43 {
     u[5] = g[2];
   }
   // o = A^T m: 6 products to 4 outputs.
-  template <class T>
-  static void at_1d(const T* m, T* o) {
-    const T a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+  template <class X>
+  static void at_1d(const X* m, X* o) {
+    const X a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
     o[0] = m[0] + a + c;
     o[1] = b + 2.0f * d;
     o[2] = a + 4.0f * c;
@@ -66,36 +65,11 @@ struct F43 {
   }
 };
 
-// F(2x2, 5x5): G's rows are f_a [1, a, a^2, a^3, a^4] at the points a = 0, 1, -1, 2, -2
-// (f = 1/4, -1/6, -1/6, 1/24, 1/24, the scales that match F43's B^T) and [0 0 0 0 1] at
-// infinity; A^T's rows are [1 1 1 1 1 0] and [0 1 -1 2 -2 1].
-struct F25 {
-  static constexpr int M = 2, R = 5, T = 6;
-  template <class X>
-  static void bt(const X* d, X* r) { winograd::bt_1d(d, r); }
-  template <class T>
-  static void g_1d(const T* g, T* u) {
-    const T e = g[0] + g[2] + g[4], o = g[1] + g[3];
-    const T e2 = g[0] + 4.0f * g[2] + 16.0f * g[4], o2 = 2.0f * g[1] + 8.0f * g[3];
-    u[0] = g[0] * 0.25f;
-    u[1] = (e + o) * (-1.0f / 6.0f);
-    u[2] = (e - o) * (-1.0f / 6.0f);
-    u[3] = (e2 + o2) * (1.0f / 24.0f);
-    u[4] = (e2 - o2) * (1.0f / 24.0f);
-    u[5] = g[4];
-  }
-  template <class T>
-  static void at_1d(const T* m, T* o) {
-    o[0] = m[0] + (m[1] + m[2]) + (m[3] + m[4]);
-    o[1] = (m[1] - m[2]) + 2.0f * (m[3] - m[4]) + m[5];
-  }
-};
-
-// F(4x4, 5x5): 8x8 input patches, 64 products per (c, k) for 16 outputs (F25: 36 for 4). The
-// points 0, 1, -1, 2, -2, 1/2, -1/2 and infinity (winograd::bt8_1d's B^T). G's rows are
-// f_a [1, a, a^2, a^3, a^4] (f = 1, -2/9, -2/9, 1/90, 1/90, 32/45, 32/45 at the finite
-// points, in B^T's order) and [0 0 0 0 1]; A^T's rows a^i (i = 0..3) at the finite points
-// and [0 0 0 1] at infinity.
+// F(4x4, 5x5): 8x8 input patches, 64 products per (c, k) for 16 outputs (F(2x2, 5x5): 36
+// for 4, with 4x the tiles' transforms). The points 0, 1, -1, 2, -2, 1/2, -1/2 and infinity
+// (winograd::bt8_1d's B^T). G's rows are f_a [1, a, a^2, a^3, a^4] (f = 1, -2/9, -2/9, 1/90,
+// 1/90, 32/45, 32/45 at the finite points, in B^T's order) and [0 0 0 0 1]; A^T's rows a^i
+// (i = 0..3) at the finite points and [0 0 0 1] at infinity.
 struct F45 {
   static constexpr int M = 4, R = 5, T = 8;
   template <class X>
@@ -371,10 +345,14 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
   int64_t mult = std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
   while (C * K <= 1024 && mult > 1 && (pl.ntiles + WB * mult - 1) / (WB * mult) < 8) --mult;
   pl.TB = WB * mult;
-  // Still under 8 blocks (a 28x28 image's 196 tiles in 28-tile blocks for the dx of the
-  // Inception 5x5 layer, K = 16): 8 blocks of fewer tiles, not 7 that split 4:3 over 2
-  // threads. Blocking does not change any tile's sums.
-  if (C * K <= 1024 && (pl.ntiles + pl.TB - 1) / pl.TB < 8) pl.TB = (pl.ntiles + 7) / 8;
+  // Still under 8 blocks (a 28x28 image's 196 2x2 tiles in 28-tile blocks for the dx of the
+  // Inception 5x5 layer, K = 16): about 8 blocks of fewer tiles, an even number of them (its
+  // 49 4x4 tiles: 6 blocks of 9, not 7 of 7 that split 4:3 over 2 threads). Blocking does
+  // not change any tile's sums.
+  if (C * K <= 1024 && (pl.ntiles + pl.TB - 1) / pl.TB < 8) {
+    pl.TB = (pl.ntiles + 7) / 8;
+    while ((pl.ntiles + pl.TB - 1) / pl.TB % 2 == 1 && pl.TB < pl.ntiles) ++pl.TB;
+  }
   pl.nblocks = (pl.ntiles + pl.TB - 1) / pl.TB;
   // Split the K blocks too when there are few tile blocks (batch 1, small images).
   pl.nkc = std::min<int64_t>(nkb, (16 + pl.nblocks - 1) / pl.nblocks);
