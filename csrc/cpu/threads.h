@@ -1,6 +1,8 @@
 // One thread-count setting for every OpenMP region in the library.
 #pragma once
 
+#include <omp.h>
+
 namespace fc {
 
 int num_threads();            // the count every parallel region uses
@@ -22,6 +24,21 @@ void set_serial_conv_macs(double macs);  // tests: small shapes on several threa
 // Threads for a convolution region doing `work` multiply-adds.
 inline int threads_for_work(double work) {
   return work < serial_conv_macs() ? 1 : num_threads();
+}
+
+// Runs body() in an OpenMP region of nt threads; with nt == 1 outside any region, directly on
+// the calling thread, where body's orphaned `omp for` loops run whole and their barriers are
+// free. libgomp ends every barrier of a region, even a one-thread one, with a futex wake (a
+// syscall, 1.5 us here; 3 per Winograd call). Inside another region (dx and dw side by side)
+// body still gets a region of its own, so its loops do not bind to the outer team.
+template <class Body>
+inline void parallel_region(int nt, Body&& body) {
+  if (nt <= 1 && !omp_in_parallel()) {
+    body();
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  body();
 }
 
 }  // namespace fc
