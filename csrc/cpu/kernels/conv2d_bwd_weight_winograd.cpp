@@ -1,21 +1,23 @@
-// Convolution backward-weight by Winograd F(4x4, 3x3) (3x3 filters) and F(2x2, 5x5) (5x5
-// filters); stride 1, dilation 1, groups 1.
+// Convolution backward-weight by Winograd F(4x4, 3x3) (3x3 filters) and F(4x4, 5x5) (5x5
+// filters, what "auto" runs) or F(2x2, 5x5); stride 1, dilation 1, groups 1.
 // The forward is y = A^T [(G g G^T) . (B^T d B)] A per MxM output tile; it is linear in the
 // filter g, and its transpose gives the filter gradient of one tile:
 //   dw = G^T [(A dy A^T) . (B^T d B)] G
-// with d the tile's 6x6 input patch and dy its MxM output gradient. Summed over tiles, the
-// element-wise products become, for each of the 36 positions, a (C x tiles) times (tiles x K)
-// GEMM: 36 multiply-adds per (tile, c, k) instead of the direct sum's M^2 R^2 (144 or 100).
+// with d the tile's TxT input patch (T = M + R - 1: 6 for F43 and F25, 8 for F45) and dy its
+// MxM output gradient. Summed over tiles, the element-wise products become, for each of the
+// T^2 positions, a (C x tiles) times (tiles x K) GEMM: T^2 multiply-adds per (tile, c, k)
+// instead of the direct sum's M^2 R^2 (F43 36 for 144, F25 36 for 100, F45 64 for 400).
 //
-// Tasks are (channel block, K block, chunk of tiles). A task transforms a block of TB tiles'
-// x patches (its channels) and dy tiles (its K block), then runs the 36 GEMMs into its own
-// 36 x CB x KB sums. Chunks are fixed by the layer's shape, not the thread count; a second
-// pass adds the chunks' sums in chunk order and transforms back, so every dw element comes
-// out of the same arithmetic whatever the thread count.
+// Tasks are (channel block, K block, chunk of tiles). A task transforms a block of up to TB
+// tiles' x patches (its channels) and dy tiles (its K block), then runs the T^2 GEMMs into
+// its own T^2 x CB x KB sums. Chunks are fixed by the layer's shape, not the thread count; a
+// second pass adds the chunks' sums in chunk order and transforms back, so every dw element
+// comes out of the same arithmetic whatever the thread count.
 //
-// Accuracy: the transforms' constants (up to 8 in A, 5 in B) amplify float32 rounding as in
-// the forward Winograd (~1e-6..1e-5 of max|dw| on ResNet-like layers, see the tests).
-// FASTCONV_WINOGRAD=0 or algo="cvec" turns it off.
+// Accuracy: the transforms' constants (A up to 8, B 5 or 21/4, G^T 32/45) amplify float32
+// rounding as in the forward Winograd: ~1e-6..1e-5 of max|dw| on ResNet-like 3x3 layers,
+// 3e-6..1e-5 by F45 on GoogLeNet's 5x5 layers (against 3e-7..3e-6 for the direct sums; see
+// the tests). FASTCONV_WINOGRAD=0 or algo="cvec" turns it off.
 #include <algorithm>
 #include <utility>
 
@@ -37,15 +39,13 @@ template <int NV>
 constexpr int MR = kRegs == 32 && NV == 2 ? 12 : 6;
 constexpr int64_t CB = 64;               // channels per block
 constexpr int64_t TB = 32;               // most tiles per transform block
-// The 36 positions' rows of a transform block lie this many floats apart past a whole
+// The T^2 positions' rows of a transform block lie this many floats apart past a whole
 // number of cache lines: with a power-of-two stride (32 tiles x 32 K = 4 KiB) every store of
 // one tile's transform fell into the same L1 set.
 constexpr int64_t kSkew = 16;
 
-using winograd::bt_1d;  // B^T d, as in the forward
-
 // The transposes of the forward's transforms (conv2d_fwd_winograd.cpp), M outputs per tile
-// side from an R-tap filter.
+// side from an R-tap filter, T = M + R - 1 points; B^T d is winograd_bt.h's, as in the forward.
 struct F43 {
   static constexpr int M = 4, R = 3, T = M + R - 1;
   // u = A q: 4 output gradients to 6 (A^T of the forward's output transform).
@@ -142,7 +142,7 @@ struct Geo {
   Iter at(int64_t t) const { return Iter{t / (TH * TW), t / TW % TH, t % TW, this}; }
 };
 
-// B^T d for T-point tiles: 6 (F43, F25) or 8 (F45).
+// B^T d for T-point tiles: 6 (F43, F25) or 8 (F45), as in the forward.
 template <int T>
 inline void bt(const vf* d, vf* r) {
   if constexpr (T == 8) winograd::bt8_1d(d, r);
@@ -173,7 +173,8 @@ void transform_x(const ConvParams& p, const Geo& g, const float* x, int64_t t0, 
       vf t[T][T];
       for (int b = 0; b < T; ++b) {
         vf col[T], r[T];
-        for (int a = 0; a < T; ++a) col[a] = vload_n(xc + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
+        for (int a = 0; a < T; ++a)
+          col[a] = vload_n(xc + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
         bt<T>(col, r);
         for (int a = 0; a < T; ++a) t[a][b] = r[a];
       }
@@ -209,7 +210,8 @@ void transform_dy(const ConvParams& p, const Geo& g, const float* dy, int64_t t0
       vf t[T][M];
       for (int b = 0; b < M; ++b) {
         vf col[M], u[T];
-        for (int a = 0; a < M; ++a) col[a] = vload_n(dk + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
+        for (int a = 0; a < M; ++a)
+          col[a] = vload_n(dk + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
         F::a_1d(col, u);
         for (int a = 0; a < T; ++a) t[a][b] = u[a];
       }
