@@ -399,6 +399,8 @@ def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
     (1, 30, 16, 40, ((0, 2), (1, 0))),  # asymmetric padding, 2 K blocks on AVX2
     (1, 14, 6, 16, 0),  # LeNet's conv2: 10x10 outputs, 9 tiles
     (2, 7, 48, 40, 2),  # 8 tiles
+    (1, 14, 16, 48, 2),  # K of 3 AVX-512 vectors: blocks of 3 vectors
+    (2, 11, 20, 96, 2),  # 2 such K blocks, partial tiles
     (4, 30, 20, 24, 2),  # 256 tiles: 2 chunks of tiles, reduced in order
 ])
 def test_conv2d_backward_dw_winograd_f45(isa, n, hw, c, k, pad, monkeypatch):

@@ -32,11 +32,12 @@ namespace {
 
 using namespace bwd;
 
-// NV K vectors per register tile (4 on AVX-512, 2 when K fits two vectors; 2 on AVX2), so
-// KB = NV * VL output channels per block; MR channels per register tile (MR x NV <= 24).
+// NV K vectors per register tile (4 on AVX-512, 2 when K fits two vectors, 3 for F45 with K a
+// multiple of 48; 2 on AVX2), so KB = NV * VL output channels per block; MR channels per
+// register tile (MR x NV <= 24).
 constexpr int NV0 = kRegs == 32 ? 4 : 2;
 template <int NV>
-constexpr int MR = kRegs == 32 && NV == 2 ? 12 : 6;
+constexpr int MR = kRegs == 32 && NV == 2 ? 12 : kRegs == 32 && NV == 3 ? 8 : 6;
 constexpr int64_t CB = 64;               // channels per block
 constexpr int64_t TB = 32;               // most tiles per transform block
 // The T^2 positions' rows of a transform block lie this many floats apart past a whole
@@ -359,7 +360,11 @@ void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy, const floa
                                 float* dw, int m) {
   // Two K vectors when K fits them: four would leave half of every register tile empty.
   const bool narrow = kRegs == 32 && p.K <= 2 * VL;
-  if (p.R == 5 && m == 4) narrow ? run<F45, 2>(p, dy, x, dw) : run<F45, NV0>(p, dy, x, dw);
+  // F45 with K a multiple of 3 vectors but not of 4 (GoogLeNet's 48 and 96): blocks of 3
+  // vectors, not 4 with a quarter of the GEMMs on zeros.
+  const bool k3 = kRegs == 32 && !narrow && p.K % (3 * VL) == 0 && p.K % (4 * VL) != 0;
+  if (p.R == 5 && m == 4 && k3) run<F45, 3>(p, dy, x, dw);
+  else if (p.R == 5 && m == 4) narrow ? run<F45, 2>(p, dy, x, dw) : run<F45, NV0>(p, dy, x, dw);
   else if (p.R == 5) narrow ? run<F25, 2>(p, dy, x, dw) : run<F25, NV0>(p, dy, x, dw);
   else narrow ? run<F43, 2>(p, dy, x, dw) : run<F43, NV0>(p, dy, x, dw);
 }
