@@ -404,8 +404,8 @@ def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
     (4, 30, 20, 24, 2),  # 256 tiles: 2 chunks of tiles, reduced in order
 ])
 def test_conv2d_backward_dw_winograd_f45(isa, n, hw, c, k, pad, monkeypatch):
-    # 5x5 dw by F(4x4, 5x5) from 8 4x4 tiles and C K >= 96, within the Winograd tolerance and
-    # bitwise the same at 1-3 threads.
+    # 5x5 dw by F(4x4, 5x5) from 8 4x4 tiles (16 when C K > 8192) and C K >= 96, within the
+    # Winograd tolerance and bitwise the same at 1-3 threads.
     fc.set_isa(isa)
     rng = np.random.default_rng(8)
     x = rng.standard_normal((n, hw, hw, c)).astype(np.float32)
@@ -426,6 +426,7 @@ def test_conv2d_backward_dw_winograd_f45(isa, n, hw, c, k, pad, monkeypatch):
 
 @pytest.mark.parametrize("n, hw, c, k", [
     (1, 7, 48, 40),  # 4 tiles
+    (2, 7, 96, 96),  # 8 tiles, but C K > 8192
     (3, 14, 4, 16),  # C K < 96
     (2, 12, 1, 96),  # one input channel: its own kernel
 ])

@@ -113,12 +113,15 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
 // from batch 1 (16 tiles), 2-4x at batch 16; 7x7 48->128 1.15x at batch 2 (8 tiles), tied or
 // lost at batch 1 (4); LeNet's 14x14 6->16 (9 tiles an image) 1.1-1.25x from batch 2. Lost
 // to the tiles and the C = 1 kernel on few channels (C K < 96: 1->6 2.2x slower, 4->16 0.85x).
+// Wide layers need 16 tiles: their 64 x C x K sums (4 MB at 128->128) leave the L2 cache
+// (7x7 128->128 at batch 2, 8 tiles: 0.88x; 14x14 at batch 1, 16 tiles: 1.3x; 256->256 at
+// 16 tiles 0.75-1.35x in noisy runs, at 32 1.5-1.8x).
 bool dw_winograd5(const ConvParams& p) {
   const char* v = std::getenv("FASTCONV_WINOGRAD");
   const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
   return p.R == 5 && p.S == 5 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
-         p.dil_w == 1 && p.groups == 1 && p.C >= 3 && p.C * p.K >= 96 && tiles >= 8 &&
-         !(v && std::string(v) == "0");
+         p.dil_w == 1 && p.groups == 1 && p.C >= 3 && p.C * p.K >= 96 &&
+         tiles >= (p.C * p.K <= 8192 ? 8 : 16) && !(v && std::string(v) == "0");
 }
 
 // dx of a strided unpadded 1x1 layer is dy x w^T at the pixels the stride hits and zero
