@@ -372,8 +372,8 @@ def test_conv2d_backward_dw_runs_1x1_gemm(isa, shape):
 def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
     fc.set_isa(isa)
     rng = np.random.default_rng(7)
-    # C, K not whole blocks; enough tiles for "auto" to pick Winograd (>= 512 2x2 for 5x5;
-    # 192 for narrow layers)
+    # C, K not whole blocks; enough tiles for "auto" to pick Winograd (3x3: >= 64 4x4 tiles;
+    # 5x5, F(4x4, 5x5): >= 8)
     n, c = (2, 40) if fr == 3 else (3, 24)
     x = rng.standard_normal((n, 35, 33, c)).astype(np.float32)
     w = rng.standard_normal((fr, fr, c, k)).astype(np.float32)
@@ -393,28 +393,53 @@ def test_conv2d_backward_dw_runs_winograd(isa, pad, fr, k, monkeypatch):
     assert np.abs(off - ref).max() / np.abs(ref).max() < err  # the direct sum is tighter
 
 
-@pytest.mark.parametrize("n, hw, c, k", [(1, 28, 16, 32), (1, 27, 20, 24), (1, 30, 16, 40)])
-def test_conv2d_backward_dw_winograd_one_narrow_image(isa, n, hw, c, k, monkeypatch):
-    # Narrow 5x5 layers (C K <= 1024) run dw by Winograd from 192 2x2 tiles (one 28x28 image;
-    # 6 or 7 blocks of 32 tiles become 8 smaller ones), within the Winograd tolerance.
+@pytest.mark.parametrize("n, hw, c, k, pad", [
+    (1, 28, 16, 32, 2),  # the Inception 5x5 layer at batch 1: 49 4x4 tiles, 2 blocks
+    (1, 27, 20, 24, 2),  # partial tiles; C, K not whole vectors
+    (1, 30, 16, 40, ((0, 2), (1, 0))),  # asymmetric padding, 2 K blocks on AVX2
+    (1, 14, 6, 16, 0),  # LeNet's conv2: 10x10 outputs, 9 tiles
+    (2, 7, 48, 40, 2),  # 8 tiles
+    (1, 14, 16, 48, 2),  # K of 3 AVX-512 vectors: blocks of 3 vectors
+    (2, 11, 20, 96, 2),  # 2 such K blocks, partial tiles
+    (4, 30, 20, 24, 2),  # 256 tiles: 2 chunks of tiles, reduced in order
+])
+def test_conv2d_backward_dw_winograd_f45(isa, n, hw, c, k, pad, monkeypatch):
+    # 5x5 dw by F(4x4, 5x5) from 8 4x4 tiles (16 when C K > 8192) and C K >= 96, within the
+    # Winograd tolerance and bitwise the same at 1-3 threads.
     fc.set_isa(isa)
     rng = np.random.default_rng(8)
+    x = rng.standard_normal((n, hw, hw, c)).astype(np.float32)
+    w = rng.standard_normal((5, 5, c, k)).astype(np.float32)
+    geo = fc._args.ConvGeometry(x.shape, w.shape, 1, pad, 1, 1)
+    dy = rng.standard_normal(geo.y_shape).astype(np.float32)
+    outs = _at_thread_counts(
+        lambda: fc.conv2d_backward(dy, x, w, padding=pad, need_dx=False, need_db=False)[1])
+    assert all(np.array_equal(o, outs[0]) for o in outs[1:])
+    ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), padding=pad)[1]
+    err = np.abs(outs[0] - ref).max() / np.abs(ref).max()
+    assert err < WINOGRAD_TOL
+    monkeypatch.setenv("FASTCONV_WINOGRAD", "0")
+    off = fc.conv2d_backward(dy, x, w, padding=pad, need_dx=False, need_db=False)[1]
+    assert np.abs(off - ref).max() / np.abs(ref).max() < err  # so Winograd ran above
+
+
+@pytest.mark.parametrize("n, hw, c, k", [
+    (1, 7, 48, 40),  # 4 tiles
+    (2, 7, 96, 96),  # 8 tiles, but C K > 8192
+    (3, 14, 4, 16),  # C K < 96
+    (2, 12, 1, 96),  # one input channel: its own kernel
+])
+def test_conv2d_backward_dw_5x5_without_winograd(n, hw, c, k):
+    # Too few tiles or channels for F(4x4, 5x5): "auto" runs the direct dw sums.
+    rng = np.random.default_rng(10)
     x = rng.standard_normal((n, hw, hw, c)).astype(np.float32)
     w = rng.standard_normal((5, 5, c, k)).astype(np.float32)
     dy = rng.standard_normal((n, hw, hw, k)).astype(np.float32)
     dw = fc.conv2d_backward(dy, x, w, padding=2, need_dx=False, need_db=False)[1]
     ref = fc.reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                        w.astype(np.float64), padding=2)[1]
-    err = np.abs(dw - ref).max() / np.abs(ref).max()
-    assert err < WINOGRAD_TOL
-    monkeypatch.setenv("FASTCONV_WINOGRAD", "0")
-    off = fc.conv2d_backward(dy, x, w, padding=2, need_dx=False, need_db=False)[1]
-    assert np.abs(off - ref).max() / np.abs(ref).max() < err  # so Winograd ran above
-    monkeypatch.delenv("FASTCONV_WINOGRAD")
-    for t in (2, 3):
-        fc.set_num_threads(t)
-        assert np.array_equal(
-            fc.conv2d_backward(dy, x, w, padding=2, need_dx=False, need_db=False)[1], dw)
+    assert np.abs(dw - ref).max() / np.abs(ref).max() < 1e-6
 
 
 # One input channel, stride 1 along the width: "auto" dw runs vectors along the output row.

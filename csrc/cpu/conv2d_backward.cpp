@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -102,6 +103,25 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
   const bool direct_wins = name == "direct" && t.P * t.Q <= 14 * 14 &&
                            t.N * t.P * t.Q >= 392 && t.C >= 64 && t.K >= 64;
   return direct_wins ? "direct" : nullptr;
+}
+
+// 5x5 stride-1 dw by Winograd F(4x4, 5x5) (64 multiply-adds per 16 outputs and (c, k), not
+// the direct sum's 400), whatever the forward runs: the error class of the Winograd forward
+// (~1e-5 of max|dw|), under its switch (FASTCONV_WINOGRAD=0, read as conv2d.cpp does). 1
+// thread, against the dw tiles and F(2x2, 5x5), in one process: Inception 5x5 16->32 at batch
+// 1 (49 tiles) 0.36 ms tiles, 0.24 F25, 0.13 F45; GoogLeNet's 14x14 layers 1.5-1.9x the tiles
+// from batch 1 (16 tiles), 2-4x at batch 16; 7x7 48->128 1.15x at batch 2 (8 tiles), tied or
+// lost at batch 1 (4); LeNet's 14x14 6->16 (9 tiles an image) 1.1-1.25x from batch 2. Lost
+// to the tiles and the C = 1 kernel on few channels (C K < 96: 1->6 2.2x slower, 4->16 0.85x).
+// Wide layers need 16 tiles: their 64 x C x K sums (4 MB at 128->128) leave the L2 cache
+// (7x7 128->128 at batch 2, 8 tiles: 0.88x; 14x14 at batch 1, 16 tiles: 1.3x; 256->256 at
+// 16 tiles 0.75-1.35x in noisy runs, at 32 1.5-1.8x).
+bool dw_winograd5(const ConvParams& p) {
+  const char* v = std::getenv("FASTCONV_WINOGRAD");
+  const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
+  return p.R == 5 && p.S == 5 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
+         p.dil_w == 1 && p.groups == 1 && p.C >= 3 && p.C * p.K >= 96 &&
+         tiles >= (p.C * p.K <= 8192 ? 8 : 16) && !(v && std::string(v) == "0");
 }
 
 // dx of a strided unpadded 1x1 layer is dy x w^T at the pixels the stride hits and zero
@@ -334,22 +354,19 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
       else FC_DISPATCH(conv2d_bwd_data_simple, p, dy, w, dx);
     }
   };
-  // dw by Winograd where the forward runs Winograd (same switch, same error class) and the
-  // tiles are enough to pay for its 36 x C x K sums per task (5x5: 2x2 tiles, so 4x as many
-  // for the same pixels; measured faster than the tiles at 3136; at 196, one 28x28 image,
-  // only for narrow layers: Inception 16->32 1.25x on 1 thread, 1.1x on 2; 32->96 tied;
-  // 100 tiles lost). 3x3 from 64 tiles (ResNet-50's 7x7 512-channel layer at batch 16, 14x14
-  // at batch 4; 1 thread, alternating in one process: 1.15-1.3x the tiles on 64-512 channels,
-  // 128 channels at 7x7 1.0-1.1x); at 32 tiles 14x14x256 lost (batch 2: 0.85x).
+  // 3x3 dw by Winograd F(4x4, 3x3) where the forward runs Winograd (same switch, same error
+  // class) and the tiles are enough to pay for its 36 x C x K sums per task: from 64 tiles
+  // (ResNet-50's 7x7 512-channel layer at batch 16, 14x14 at batch 4; 1 thread, alternating
+  // in one process: 1.15-1.3x the tiles on 64-512 channels, 128 channels at 7x7 1.0-1.1x); at
+  // 32 tiles 14x14x256 lost (batch 2: 0.85x). 5x5 dw: see dw_winograd5.
   const std::string fwd =
       conv2d_winograd_amortized(p) ? "winograd" : conv2d_forward_choose(p).name;
-  const int64_t m = fwd == "winograd5" ? 2 : 4;
-  const int64_t tiles = p.N * ((p.P + m - 1) / m) * ((p.Q + m - 1) / m);
-  const int64_t tiles5 = p.C * p.K <= 1024 ? 192 : 512;
+  const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
   auto run_dw = [&] {
-    if (dw && algo == "auto" && ((fwd == "winograd" && tiles >= 64) ||
-                                 (fwd == "winograd5" && tiles >= tiles5))) {
-      FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw);
+    if (dw && algo == "auto" && fwd == "winograd" && tiles >= 64) {
+      FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw, 4);
+    } else if (dw && algo == "auto" && dw_winograd5(p)) {
+      FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw, 4);  // F(4x4, 5x5)
     } else if (dw && algo == "auto" && p.C == 1 && p.groups == 1 && p.stride_w == 1 &&
                p.dil_w == 1) {
       FC_DISPATCH(conv2d_bwd_weight_c1, p, dy, x, dw);
