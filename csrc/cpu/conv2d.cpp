@@ -51,10 +51,6 @@ bool is_winograd(const ConvParams& p, int r) {
 }
 bool is_winograd_3x3(const ConvParams& p) { return is_winograd(p, 3); }
 bool is_winograd_5x5(const ConvParams& p) { return is_winograd(p, 5); }
-bool winograd_enabled() {
-  const char* v = std::getenv("FASTCONV_WINOGRAD");
-  return !(v && std::string(v) == "0");
-}
 // Winograd on outputs of 14x14 and smaller lost to the direct kernel even at batch 16
 // (ResNet-50 res4/res5 3x3, 1 thread, same run: 14x14 256 ch direct 30.5 ms, winograd
 // 34.7 ms; 7x7 512 ch 45.6 ms against 58.6 ms): its per-call transform of 256-512 channel
@@ -72,6 +68,11 @@ bool winograd5_wins(const ConvParams& p) {
 }
 
 }  // namespace
+
+bool winograd_enabled() {
+  const char* v = std::getenv("FASTCONV_WINOGRAD");
+  return !(v && std::string(v) == "0");
+}
 
 // Winograd pays for its per-call weight transform (36 x C x K) and for its tile blocks only
 // with enough tiles and channels to share it.

@@ -57,6 +57,9 @@ const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p);
 // weight transform (and FASTCONV_WINOGRAD is not "0"). The forward's "auto" also wants outputs
 // larger than 14x14; the backward's dx (as a forward) and dw use this rule alone.
 bool conv2d_winograd_amortized(const ConvParams& p);
+// False when the environment variable FASTCONV_WINOGRAD is "0": every Winograd path (forward,
+// dx as a forward, dw) is then off.
+bool winograd_enabled();
 
 // y = conv(x, w) + b (b may be null), with the fused ReLU if p.relu. algo: a name from
 // conv2d_forward_algos() or "auto"; throws std::invalid_argument if unknown or not applicable.

@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -107,7 +106,7 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
 
 // 5x5 stride-1 dw by Winograd F(4x4, 5x5) (64 multiply-adds per 16 outputs and (c, k), not
 // the direct sum's 400), whatever the forward runs: the error class of the Winograd forward
-// (~1e-5 of max|dw|), under its switch (FASTCONV_WINOGRAD=0, read as conv2d.cpp does). 1
+// (~1e-5 of max|dw|), under its switch (FASTCONV_WINOGRAD=0). 1
 // thread, against the dw tiles and F(2x2, 5x5), in one process: Inception 5x5 16->32 at batch
 // 1 (49 tiles) 0.36 ms tiles, 0.24 F25, 0.13 F45; GoogLeNet's 14x14 layers 1.5-1.9x the tiles
 // from batch 1 (16 tiles), 2-4x at batch 16; 7x7 48->128 1.15x at batch 2 (8 tiles), tied or
@@ -117,11 +116,10 @@ const char* dx_as_forward(const ConvParams& p, ConvParams& t) {
 // (7x7 128->128 at batch 2, 8 tiles: 0.88x; 14x14 at batch 1, 16 tiles: 1.3x; 256->256 at
 // 16 tiles 0.75-1.35x in noisy runs, at 32 1.5-1.8x).
 bool dw_winograd5(const ConvParams& p) {
-  const char* v = std::getenv("FASTCONV_WINOGRAD");
   const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
   return p.R == 5 && p.S == 5 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
          p.dil_w == 1 && p.groups == 1 && p.C >= 3 && p.C * p.K >= 96 &&
-         tiles >= (p.C * p.K <= 8192 ? 8 : 16) && !(v && std::string(v) == "0");
+         tiles >= (p.C * p.K <= 8192 ? 8 : 16) && winograd_enabled();
 }
 
 // dx of a strided unpadded 1x1 layer is dy x w^T at the pixels the stride hits and zero
@@ -364,9 +362,9 @@ void conv2d_backward(const ConvParams& p, const float* dy, const float* x, const
   const int64_t tiles = p.N * ((p.P + 3) / 4) * ((p.Q + 3) / 4);
   auto run_dw = [&] {
     if (dw && algo == "auto" && fwd == "winograd" && tiles >= 64) {
-      FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw, 4);
+      FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw);
     } else if (dw && algo == "auto" && dw_winograd5(p)) {
-      FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw, 4);  // F(4x4, 5x5)
+      FC_DISPATCH(conv2d_bwd_weight_winograd, p, dy, x, dw);  // F(4x4, 5x5)
     } else if (dw && algo == "auto" && p.C == 1 && p.groups == 1 && p.stride_w == 1 &&
                p.dil_w == 1) {
       FC_DISPATCH(conv2d_bwd_weight_c1, p, dy, x, dw);

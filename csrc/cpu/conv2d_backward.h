@@ -42,10 +42,10 @@ FC_DECLARE_ISA_FN(void conv2d_bwd_weight_1x1(const ConvParams& p, const float* d
 // ("auto" for strided layers with <= 4 input channels, see conv2d_backward.cpp).
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_im2col(const ConvParams& p, const float* dy,
                                                 const float* x, float* dw))
-// dw of a 3x3 or 5x5 stride-1 layer by Winograd: F(4x4, 3x3) for 3x3, F(4x4, 5x5) (m = 4)
-// or F(2x2, 5x5) (m = 2) for 5x5; one GEMM over transformed tiles per tile position.
+// dw of a 3x3 or 5x5 stride-1 layer by Winograd: F(4x4, 3x3) for 3x3, F(4x4, 5x5) for 5x5;
+// one GEMM over transformed tiles per tile position.
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy,
-                                                  const float* x, float* dw, int m))
+                                                  const float* x, float* dw))
 // dw for one input channel, stride 1 and no dilation along the width: vectors along ow.
 FC_DECLARE_ISA_FN(void conv2d_bwd_weight_c1(const ConvParams& p, const float* dy,
                                             const float* x, float* dw))

@@ -1,12 +1,12 @@
 // Convolution backward-weight by Winograd F(4x4, 3x3) (3x3 filters) and F(4x4, 5x5) (5x5
-// filters, what "auto" runs) or F(2x2, 5x5); stride 1, dilation 1, groups 1.
+// filters); stride 1, dilation 1, groups 1.
 // The forward is y = A^T [(G g G^T) . (B^T d B)] A per MxM output tile; it is linear in the
 // filter g, and its transpose gives the filter gradient of one tile:
 //   dw = G^T [(A dy A^T) . (B^T d B)] G
-// with d the tile's TxT input patch (T = M + R - 1: 6 for F43 and F25, 8 for F45) and dy its
+// with d the tile's TxT input patch (T = M + R - 1: 6 for F43, 8 for F45) and dy its
 // MxM output gradient. Summed over tiles, the element-wise products become, for each of the
 // T^2 positions, a (C x tiles) times (tiles x K) GEMM: T^2 multiply-adds per (tile, c, k)
-// instead of the direct sum's M^2 R^2 (F43 36 for 144, F25 36 for 100, F45 64 for 400).
+// instead of the direct sum's M^2 R^2 (F43 36 for 144, F45 64 for 400).
 //
 // Tasks are (channel block, K block, chunk of tiles). A task transforms a block of up to TB
 // tiles' x patches (its channels) and dy tiles (its K block), then runs the T^2 GEMMs into
@@ -69,33 +69,8 @@ struct F43 {
   }
 };
 
-struct F25 {
-  static constexpr int M = 2, R = 5, T = M + R - 1;
-  // u = A q, A^T's rows [1 1 1 1 1 0] and [0 1 -1 2 -2 1].
-  static void a_1d(const vf* q, vf* u) {
-    const vf t = 2.0f * q[1];
-    u[0] = q[0];
-    u[1] = q[0] + q[1];
-    u[2] = q[0] - q[1];
-    u[3] = q[0] + t;
-    u[4] = q[0] - t;
-    u[5] = q[1];
-  }
-  // o = G^T m, G's rows f_a [1, a, a^2, a^3, a^4] (a = 0, 1, -1, 2, -2; f = 1/4, -1/6, -1/6,
-  // 1/24, 1/24) and [0 0 0 0 1].
-  static void gt_1d(const vf* m, vf* o) {
-    const vf a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
-    const vf a6 = a * (-1.0f / 6.0f), b6 = b * (-1.0f / 6.0f);
-    o[0] = m[0] * 0.25f + a6 + c * (1.0f / 24.0f);
-    o[1] = b6 + d * (1.0f / 12.0f);
-    o[2] = a6 + c * (1.0f / 6.0f);
-    o[3] = b6 + d * (1.0f / 3.0f);
-    o[4] = a6 + c * (2.0f / 3.0f) + m[5];
-  }
-};
-
 // F(4x4, 5x5): 8x8 tiles on the points 0, 1, -1, 2, -2, 1/2, -1/2 and infinity (the order of
-// bt8_1d's rows), 64 multiply-adds per 16 outputs instead of F25's 36 per 4.
+// bt8_1d's rows), 64 multiply-adds per 16 outputs (F(2x2, 5x5), which it replaced: 36 per 4).
 struct F45 {
   static constexpr int M = 4, R = 5, T = M + R - 1;
   // u = A q: row i of A is [1, a, a^2, a^3] at point a (infinity: [0 0 0 1]).
@@ -143,7 +118,7 @@ struct Geo {
   Iter at(int64_t t) const { return Iter{t / (TH * TW), t / TW % TH, t % TW, this}; }
 };
 
-// B^T d for T-point tiles: 6 (F43, F25) or 8 (F45), as in the forward.
+// B^T d for T-point tiles: 6 (F43) or 8 (F45), as in the forward.
 template <int T>
 inline void bt(const vf* d, vf* r) {
   if constexpr (T == 8) winograd::bt8_1d(d, r);
@@ -268,8 +243,8 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
   int64_t tbs, nck;
   if constexpr (T == 6) {
     // Tiles per block: TB, or, where that makes 6 or 7 blocks, 8 smaller ones that split 4:4
-    // over 2 threads (a 28x28 image's 196 2x2 tiles: 8 blocks of 25, not 7 of 32 split 4:3;
-    // 1.1x on 2 threads). Not below: 100 tiles in 8 blocks of 13 ran at 0.8x 4 blocks of 32.
+    // over 2 threads (measured when 5x5 ran F(2x2, 5x5): a 28x28 image's 196 2x2 tiles, 8
+    // blocks of 25, not 7 of 32 split 4:3; 1.1x on 2 threads). Not below: 100 tiles in 8 blocks of 13 ran at 0.8x 4 blocks of 32.
     tbs = g.ntiles > 5 * TB && g.ntiles < 8 * TB ? (g.ntiles + 7) / 8 : TB;
     // About 8 tasks, from the shape alone: chunks of tiles when there are few (c, k) blocks,
     // but at least ~96 tiles a chunk: each chunk's 36 x C x K sums are written out and read
@@ -300,8 +275,7 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
 
   // One parallel region for both passes (a region start wakes the workers): the sums, then,
   // after the loop's barrier, their reduction.
-#pragma omp parallel num_threads(nt)
-  {
+  parallel_region(nt, [&] {
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < nck * blocks; ++task) {
       const int64_t chunk = task / blocks, blk = task % blocks;
@@ -351,21 +325,20 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace
 
 void conv2d_bwd_weight_winograd(const ConvParams& p, const float* dy, const float* x,
-                                float* dw, int m) {
+                                float* dw) {
   // Two K vectors when K fits them: four would leave half of every register tile empty.
   const bool narrow = kRegs == 32 && p.K <= 2 * VL;
   // F45 with K a multiple of 3 vectors but not of 4 (GoogLeNet's 48 and 96): blocks of 3
   // vectors, not 4 with a quarter of the GEMMs on zeros.
   const bool k3 = kRegs == 32 && !narrow && p.K % (3 * VL) == 0 && p.K % (4 * VL) != 0;
-  if (p.R == 5 && m == 4 && k3) run<F45, 3>(p, dy, x, dw);
-  else if (p.R == 5 && m == 4) narrow ? run<F45, 2>(p, dy, x, dw) : run<F45, NV0>(p, dy, x, dw);
-  else if (p.R == 5) narrow ? run<F25, 2>(p, dy, x, dw) : run<F25, NV0>(p, dy, x, dw);
+  if (p.R == 5 && k3) run<F45, 3>(p, dy, x, dw);
+  else if (p.R == 5) narrow ? run<F45, 2>(p, dy, x, dw) : run<F45, NV0>(p, dy, x, dw);
   else narrow ? run<F43, 2>(p, dy, x, dw) : run<F43, NV0>(p, dy, x, dw);
 }
 
