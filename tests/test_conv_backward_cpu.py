@@ -119,9 +119,9 @@ THREAD_SHAPES = [
     (3, 30, 29, 20, 70, 3, 3, 1, 1, 1),  # "auto" dw: Winograd (>= 64 tiles, 2 K blocks)
     (3, 21, 19, 72, 33, 3, 5, (2, 1), 2, 1),
     (2, 12, 13, 16, 32, 5, 5, 1, 2, 1),  # dw: x read in place + packed edges, 12-row tiles
-    (2, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # "auto" dx and dw: Winograd F(2x2, 5x5)
-    (8, 14, 14, 6, 16, 5, 5, 1, 0, 1),  # LeNet-5 conv2: dw im2col (auto), tiles of 15 rows
-    (1, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # dw Winograd at 196 tiles: 8 blocks of 25
+    (2, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # "auto" dx and dw: Winograd F(4x4, 5x5)
+    (8, 14, 14, 6, 16, 5, 5, 1, 0, 1),  # LeNet-5 conv2: dw Winograd F(4x4, 5x5) (auto)
+    (1, 28, 28, 16, 32, 5, 5, 1, 2, 1),  # dw Winograd at 49 tiles: 2 blocks of 25
 ]
 
 
