@@ -349,9 +349,9 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
   int64_t mult = std::min<int64_t>(8, std::max<int64_t>(2, C * K / 8192));
   while (C * K <= 1024 && mult > 1 && (pl.ntiles + WB * mult - 1) / (WB * mult) < 8) --mult;
   pl.TB = WB * mult;
-  // Still under 8 blocks (a 28x28 image's 196 2x2 tiles in 28-tile blocks for the dx of the
-  // Inception 5x5 layer, K = 16): about 8 blocks of fewer tiles, an even number of them (its
-  // 49 4x4 tiles: 6 blocks of 9, not 7 of 7 that split 4:3 over 2 threads). Blocking does
+  // Still under 8 blocks (the dx of the Inception 5x5 layer, K = 16, at batch 1: 49 4x4
+  // tiles): about 8 blocks of fewer tiles, an even number of them (6 blocks of 9, not 7 of 7
+  // that split 4:3 over 2 threads). Blocking does
   // not change any tile's sums.
   if (C * K <= 1024 && (pl.ntiles + pl.TB - 1) / pl.TB < 8) {
     pl.TB = (pl.ntiles + 7) / 8;

@@ -1,7 +1,7 @@
 // Winograd input transforms B^T d, shared by the forward (conv2d_fwd_winograd.cpp) and the
 // filter gradient (conv2d_bwd_weight_winograd.cpp): both multiply by B^T d B. B^T depends
-// only on the interpolation points, so one 6-point transform serves F(4x4, 3x3) and
-// F(2x2, 5x5) and one 8-point transform serves F(4x4, 5x5). Included inside namespace
+// only on the interpolation points: a 6-point transform for F(4x4, 3x3) and an 8-point one
+// for F(4x4, 5x5). Included inside namespace
 // fc::FC_ISA_NS, so each ISA build gets its own copy.
 #pragma once
 
