@@ -273,18 +273,24 @@ void run_block(const ConvParams& p, const Plan& pl, const float* x, const float*
   const int64_t esv = pl.TB * C + kSkew, esm = pl.TB * ks + kSkew;
   float* Vb = workspace(3, size_t(E * esv));
   float* Mb = workspace(4, size_t(E * esm));
+  // A channel tail of a layer with C >= V: one more vector ending at C, overlapping the last
+  // full one (the transform is per channel, so the overlap recomputes the same values);
+  // scalar transforms (C = 24: 8 of them a tile) took as long as the vectors.
+  const int64_t ctail = cfull < C && C >= V ? C - V : -1, cscalar = ctail >= 0 ? C : cfull;
   TileIter it(t0, pl.TH, pl.TW);
   for (int j = 0; j < tb; ++j, it.next()) {
     const int64_t n = it.n, ih0 = it.th * M - p.pad_t, iw0 = it.tw * M - p.pad_l;
     if (ih0 >= 0 && ih0 + T <= p.H && iw0 >= 0 && iw0 + T <= p.W) {
       for (int64_t c = 0; c < cfull; c += V)
         input_tile<F, vf, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
-      for (int64_t c = cfull; c < C; ++c)
+      if (ctail >= 0) input_tile<F, vf, true>(p, x, n, ih0, iw0, ctail, Vb, j, esv);
+      for (int64_t c = cscalar; c < C; ++c)
         input_tile<F, float, true>(p, x, n, ih0, iw0, c, Vb, j, esv);
     } else {
       for (int64_t c = 0; c < cfull; c += V)
         input_tile<F, vf, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
-      for (int64_t c = cfull; c < C; ++c)
+      if (ctail >= 0) input_tile<F, vf, false>(p, x, n, ih0, iw0, ctail, Vb, j, esv);
+      for (int64_t c = cscalar; c < C; ++c)
         input_tile<F, float, false>(p, x, n, ih0, iw0, c, Vb, j, esv);
     }
   }
