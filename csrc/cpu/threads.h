@@ -3,6 +3,8 @@
 
 #include <omp.h>
 
+#include <cstdint>
+
 namespace fc {
 
 int num_threads();            // the count every parallel region uses
@@ -26,19 +28,46 @@ inline int threads_for_work(double work) {
   return work < serial_conv_macs() ? 1 : num_threads();
 }
 
-// Runs body() in an OpenMP region of nt threads; with nt == 1 outside any region, directly on
-// the calling thread, where body's orphaned `omp for` loops run whole and their barriers are
-// free. libgomp ends every barrier of a region, even a one-thread one, with a futex wake (a
-// syscall, 1.5 us here; 3 per Winograd call). Inside another region (dx and dw side by side)
-// body still gets a region of its own, so its loops do not bind to the outer team.
+// A team for kernels that split their loops with for_static() rather than `omp for`: the
+// OpenMP team of parallel_region, or just the calling thread. libgomp ends every barrier of a
+// region, even a one-thread one, with a futex wake (a syscall, ~1.5 us here), and dx and dw
+// side by side nest one-thread regions (about 20 futex calls per Inception 5x5 backward at
+// batch 1); a team of one needs no region and no barrier.
+struct Team {
+  int tid = 0, size = 1;
+};
+inline thread_local Team tl_team;
+
+// Runs body() on a team of nt threads; on the calling thread alone when nt == 1 or inside
+// another region (nested regions get one thread anyway).
 template <class Body>
 inline void parallel_region(int nt, Body&& body) {
-  if (nt <= 1 && !omp_in_parallel()) {
+  const Team outer = tl_team;
+  if (nt <= 1 || omp_in_parallel()) {
+    tl_team = Team{};
     body();
+    tl_team = outer;
     return;
   }
 #pragma omp parallel num_threads(nt)
-  body();
+  {
+    tl_team = Team{omp_get_thread_num(), omp_get_num_threads()};
+    body();
+    tl_team = outer;
+  }
+}
+
+// f(i) for this thread's share of [0, n) in the team of the enclosing parallel_region, in
+// contiguous chunks as `omp for schedule(static)`, then a barrier (as its end).
+template <class F>
+inline void for_static(int64_t n, F&& f) {
+  const Team t = tl_team;
+  const int64_t q = n / t.size, r = n % t.size;
+  const int64_t b = t.tid * q + (t.tid < r ? t.tid : r), e = b + q + (t.tid < r ? 1 : 0);
+  for (int64_t i = b; i < e; ++i) f(i);
+  if (t.size > 1) {
+#pragma omp barrier
+  }
 }
 
 }  // namespace fc

@@ -688,30 +688,31 @@ void conv2d_bwd_bias(const ConvParams& p, const float* dy, float* db) {
   float* part = workspace(41, size_t(chunks * K));
   // One pass over dy, memory-bound: one thread below 2^18 floats, as the pooling kernels
   // (LeNet-5's 150 k and 51 k took 20-30 us, less than a fork of a sleeping worker costs).
-#pragma omp parallel for num_threads(pixels * K < (int64_t(1) << 18) ? 1 : num_threads()) schedule(static)
-  for (int64_t ch = 0; ch < chunks; ++ch) {
-    float* __restrict acc = part + ch * K;
-    for (int64_t k = 0; k < K; ++k) acc[k] = 0.0f;
-    const int64_t end = std::min(pixels, (ch + 1) * kChunk);
-    int64_t px = ch * kChunk;
-    if (K < VL) {
-      // Few channels: VL pixels are K whole vectors; lane j of vector v is channel
-      // (v * VL + j) % K. Folded into acc in lane order after the chunk.
-      vf a[VL] = {};
-      for (; px + VL <= end; px += VL)
-        for (int64_t v = 0; v < K; ++v) a[v] += vload(dy + px * K + v * VL);
-      int64_t k = 0;  // (v * VL + j) % K, counted (a 64-bit idiv per lane cost 10x the sum)
-      for (int64_t v = 0; v < K; ++v)
-        for (int j = 0; j < VL; ++j) {
-          acc[k] += a[v][j];
-          k = k + 1 == K ? 0 : k + 1;
-        }
-    }
-    for (; px < end; ++px) {
-      const float* __restrict d = dy + px * K;
-      for (int64_t k = 0; k < K; ++k) acc[k] += d[k];
-    }
-  }
+  parallel_region(pixels * K < (int64_t(1) << 18) ? 1 : num_threads(), [&] {
+    for_static(chunks, [&](int64_t ch) {
+      float* __restrict acc = part + ch * K;
+      for (int64_t k = 0; k < K; ++k) acc[k] = 0.0f;
+      const int64_t end = std::min(pixels, (ch + 1) * kChunk);
+      int64_t px = ch * kChunk;
+      if (K < VL) {
+        // Few channels: VL pixels are K whole vectors; lane j of vector v is channel
+        // (v * VL + j) % K. Folded into acc in lane order after the chunk.
+        vf a[VL] = {};
+        for (; px + VL <= end; px += VL)
+          for (int64_t v = 0; v < K; ++v) a[v] += vload(dy + px * K + v * VL);
+        int64_t k = 0;  // (v * VL + j) % K, counted (a 64-bit idiv per lane cost 10x the sum)
+        for (int64_t v = 0; v < K; ++v)
+          for (int j = 0; j < VL; ++j) {
+            acc[k] += a[v][j];
+            k = k + 1 == K ? 0 : k + 1;
+          }
+      }
+      for (; px < end; ++px) {
+        const float* __restrict d = dy + px * K;
+        for (int64_t k = 0; k < K; ++k) acc[k] += d[k];
+      }
+    });
+  });
   for (int64_t k = 0; k < K; ++k) db[k] = 0.0f;
   for (int64_t ch = 0; ch < chunks; ++ch)
     for (int64_t k = 0; k < K; ++k) db[k] += part[ch * K + k];

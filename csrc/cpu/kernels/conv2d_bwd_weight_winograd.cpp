@@ -276,8 +276,7 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
   // One parallel region for both passes (a region start wakes the workers): the sums, then,
   // after the loop's barrier, their reduction.
   parallel_region(nt, [&] {
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < nck * blocks; ++task) {
+    for_static(nck * blocks, [&](int64_t task) {
       const int64_t chunk = task / blocks, blk = task % blocks;
       const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
       const int64_t cn = std::min(CB, C - c0), kn = std::min(KB, K - k0);
@@ -296,16 +295,15 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
             gemm_for<NV>(int(std::min(rw, cn - i0)), b == b0, rows)(
                 V + e * ves + i0, vs, U + e * ues, tb, Ms + (e * mcb + i0) * KB);
       }
-    }
+    });
 
     // Sum the chunks in order and transform back: dw = G^T M G, one (c, K vector) per step.
     const int64_t RSstride = C * K;
-#pragma omp for schedule(static)
-    for (int64_t bc = 0; bc < blocks * mcb; ++bc) {
+    for_static(blocks * mcb, [&](int64_t bc) {
       const int64_t blk = bc / mcb, c = bc % mcb;
       const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
       const int64_t kn = std::min(KB, K - k0);
-      if (c0 + c >= C) continue;
+      if (c0 + c >= C) return;
       for (int64_t kl = 0; kl < kn; kl += VL) {
         vf m[T][T], t[T][R];
         // Chunks outer, positions inner: T x T independent sums, not a chain per position.
@@ -324,7 +322,7 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
             vstore_n(dw + (r * R + s) * RSstride + (c0 + c) * K + k0 + kl, o[r], w);
         }
       }
-    }
+    });
   });
 }
 

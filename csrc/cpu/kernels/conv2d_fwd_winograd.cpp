@@ -115,33 +115,33 @@ void transform_weights(const ConvParams& p, const float* w, float* U, int64_t nk
   constexpr int R = F::R, T = F::T, KB = NVW * V;
   const int64_t C = p.C, K = p.K, ue = u_stride(nkb, C, KB);
   // K blocks outer, channels inner: each of the T*T output streams is written sequentially.
-  // An orphaned loop: it shares run's parallel region (one fork per call, not two).
-#pragma omp for schedule(static) collapse(2)
-  for (int64_t kb = 0; kb < nkb; ++kb)
-    for (int64_t c = 0; c < C; ++c)
-      for (int kk = 0; kk < KB; kk += V) {
-        const int64_t k0 = kb * KB + kk;
-        vf t[T][R], u[T];
-        for (int s = 0; s < R; ++s) {  // one filter column at a time (fewer live registers)
-          vf col[R], out[T];
-          for (int r = 0; r < R; ++r) {
-            const float* src = w + ((r * R + s) * C + c) * K + k0;
-            if (k0 + V <= K) {
-              col[r] = loadu(src);
-            } else {
-              float tmp[V] = {};
-              for (int64_t i = 0; i < K - k0; ++i) tmp[i] = src[i];
-              col[r] = loadu(tmp);
-            }
+  // Split over the team of run's parallel region (one fork per call, not two).
+  for_static(nkb * C, [&](int64_t kbc) {
+    const int64_t kb = kbc / C, c = kbc % C;
+    for (int kk = 0; kk < KB; kk += V) {
+      const int64_t k0 = kb * KB + kk;
+      vf t[T][R], u[T];
+      for (int s = 0; s < R; ++s) {  // one filter column at a time (fewer live registers)
+        vf col[R], out[T];
+        for (int r = 0; r < R; ++r) {
+          const float* src = w + ((r * R + s) * C + c) * K + k0;
+          if (k0 + V <= K) {
+            col[r] = loadu(src);
+          } else {
+            float tmp[V] = {};
+            for (int64_t i = 0; i < K - k0; ++i) tmp[i] = src[i];
+            col[r] = loadu(tmp);
           }
-          F::g_1d(col, out);
-          for (int i = 0; i < T; ++i) t[i][s] = out[i];
         }
-        for (int i = 0; i < T; ++i) {
-          F::g_1d(t[i], u);
-          for (int j = 0; j < T; ++j) storeu(U + (i * T + j) * ue + (kb * C + c) * KB + kk, u[j]);
-        }
+        F::g_1d(col, out);
+        for (int i = 0; i < T; ++i) t[i][s] = out[i];
       }
+      for (int i = 0; i < T; ++i) {
+        F::g_1d(t[i], u);
+        for (int j = 0; j < T; ++j) storeu(U + (i * T + j) * ue + (kb * C + c) * KB + kk, u[j]);
+      }
+    }
+  });
 }
 
 // Vb[T*T][TB][C] (positions es floats apart) for tile j at input (n, ih0, iw0): B^T d B on
@@ -375,12 +375,11 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
   const int nt = threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C);
   parallel_region(nt, [&] {
     transform_weights<F, NVW>(p, w, U, nkb);  // its loop ends with a barrier
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < pl.nblocks * pl.nkc; ++task) {
+    for_static(pl.nblocks * pl.nkc, [&](int64_t task) {
       const int64_t blk = task / pl.nkc, kc = task % pl.nkc;
       const int64_t kb0 = kc * pl.kper, kb1 = std::min(nkb, kb0 + pl.kper);
       if (kb0 < kb1) run_block<F, NVW>(p, pl, x, U, bp, y, blk, kb0, kb1);
-    }
+    });
   });
 }
 
