@@ -42,8 +42,8 @@ inline thread_local Team tl_team;
 // another region (nested regions get one thread anyway).
 template <class Body>
 inline void parallel_region(int nt, Body&& body) {
-  const Team outer = tl_team;
   if (nt <= 1 || omp_in_parallel()) {
+    const Team outer = tl_team;
     tl_team = Team{};
     body();
     tl_team = outer;
@@ -51,6 +51,7 @@ inline void parallel_region(int nt, Body&& body) {
   }
 #pragma omp parallel num_threads(nt)
   {
+    const Team outer = tl_team;  // each thread's own
     tl_team = Team{omp_get_thread_num(), omp_get_num_threads()};
     body();
     tl_team = outer;
