@@ -118,13 +118,6 @@ struct Geo {
   Iter at(int64_t t) const { return Iter{t / (TH * TW), t / TW % TH, t % TW, this}; }
 };
 
-// B^T d for T-point tiles: 6 (F43) or 8 (F45), as in the forward.
-template <int T>
-inline void bt(const vf* d, vf* r) {
-  if constexpr (T == 8) winograd::bt8_1d(d, r);
-  else winograd::bt_1d(d, r);
-}
-
 // V[e][j][c - c0] = (B^T d B)[e] for tile j, channels [c0, c0 + cn); position e's rows start
 // es floats apart. Pixels outside x load zero lanes (a masked load of no lanes touches no
 // memory), so there are no branches.
@@ -151,12 +144,12 @@ void transform_x(const ConvParams& p, const Geo& g, const float* x, int64_t t0, 
         vf col[T], r[T];
         for (int a = 0; a < T; ++a)
           col[a] = vload_n(xc + roff[a] + coff[b], rok[a] && cok[b] ? m : 0);
-        bt<T>(col, r);
+        winograd::bt<T>(col, r);
         for (int a = 0; a < T; ++a) t[a][b] = r[a];
       }
       for (int a = 0; a < T; ++a) {
         vf r[T];
-        bt<T>(t[a], r);
+        winograd::bt<T>(t[a], r);
         for (int b = 0; b < T; ++b) vstore_n(V + (a * T + b) * es + j * vs + cl, r[b], m);
       }
     }

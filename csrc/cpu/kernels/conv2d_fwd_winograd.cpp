@@ -42,8 +42,6 @@ inline void store(float* p, float v) { *p = v; }
 // F(4x4, 3x3): M outputs per tile side from an R-tap filter, 6 = M + R - 1 inputs.
 struct F43 {
   static constexpr int M = 4, R = 3, T = 6;
-  template <class X>
-  static void bt(const X* d, X* r) { winograd::bt_1d(d, r); }
   // u = G g: a column of 3 filter taps to 6 transformed values.
   template <class X>
   static void g_1d(const X* g, X* u) {
@@ -72,8 +70,6 @@ struct F43 {
 // (i = 0..3) at the finite points and [0 0 0 1] at infinity.
 struct F45 {
   static constexpr int M = 4, R = 5, T = 8;
-  template <class X>
-  static void bt(const X* d, X* r) { winograd::bt8_1d(d, r); }
   template <class X>
   static void g_1d(const X* g, X* u) {
     const X e = g[0] + g[2] + g[4], o = g[1] + g[3];
@@ -167,12 +163,12 @@ inline void input_tile(const ConvParams& p, const float* x, int64_t n, int64_t i
       const float* src = x0 + (a * p.W + b) * p.C;
       col[a] = load(rok[a] && cok[b] ? src : zeros, X{});
     }
-    F::bt(col, r);
+    winograd::bt<T>(col, r);
     for (int a = 0; a < T; ++a) t[a][b] = r[a];
   }
   for (int a = 0; a < T; ++a) {
     X r[T];
-    F::bt(t[a], r);
+    winograd::bt<T>(t[a], r);
     for (int b = 0; b < T; ++b) store(Vb + (a * T + b) * es + j * p.C + c, r[b]);
   }
 }

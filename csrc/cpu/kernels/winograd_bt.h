@@ -46,4 +46,11 @@ inline void bt8_1d(const T* d, T* r) {
   r[6] = t5 - t6;
 }
 
+// B^T d for T-point tiles (T = 6 or 8).
+template <int T, class X>
+inline void bt(const X* d, X* r) {
+  if constexpr (T == 8) bt8_1d(d, r);
+  else bt_1d(d, r);
+}
+
 }  // namespace winograd
