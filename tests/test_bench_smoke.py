@@ -154,3 +154,23 @@ def test_train_rounds_alternate_and_merge_keeps_every_call():
     m = train._merge(a, b)
     assert m["seconds"] == [2.0, 1.0] and (m["peak_mib"], m["base_mib"]) == (45.0, 2.0)
     assert train._merge(None, a) is a and train._merge(a, {"error": "x"}) is a
+
+
+def test_conv_target_rows_are_measured_again(tmp_path):
+    tiny = conv.Layer("tiny5x5", 4, 6, 6, 8, 5, 5, 1, 2, ("tiny",))
+    one = conv.Layer("tiny1x1", 8, 4, 4, 16, 1, 1, 1, 0, ("1x1",))
+    s = conv.Settings(layers=[tiny, one], batches=[1, 16], threads=[1], repeats=1, warmup=0,
+                      budget=0.05, min_seconds=0.0, ref_limit=0.5, fma_seconds=0.01,
+                      variants=["auto", "direct"], rechecks=2)
+    rows = conv.run(s, tmp_path / "RESULTS.md")
+    for r in rows:
+        judged = conv._judged_small(r) or conv._judged_for_peak(r)
+        assert len(r.rechecks) == (2 if judged and r.fc is not None else 0), r
+    small = [r for r in rows if conv._judged_small(r)]
+    assert {r.pas for r in small} == {"fwd", "bwd"}
+    peak = next(r for r in rows if conv._judged_for_peak(r))
+    assert len(peak.pcts) == 3 and all(p > 0 for p in peak.pcts)
+    if harness.torch is not None:
+        assert all(len(r.ratios) == 3 for r in small)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "measured again after the main pass" in text
