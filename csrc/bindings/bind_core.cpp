@@ -45,6 +45,8 @@ void bind_core(py::module_& m) {
   m.def("pool_peak_bytes", &pool_peak_bytes,
         "the most bytes of pooled arrays alive at once since start or pool_reset_peak()");
   m.def("pool_reset_peak", &pool_reset_peak, "restart pool_peak_bytes from the live bytes");
+  m.def("workspace_bytes", &workspace_bytes,
+        "bytes of the kernels' scratch buffers, every thread's together");
 }
 
 }  // namespace fc

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -209,21 +210,41 @@ void pool_release() {
   for (auto& [q, n] : blocks) unmap_block(q, n);
 }
 
-float* workspace(int slot, size_t n_floats) {
+namespace {
+std::atomic<size_t> g_workspace_bytes{0};  // every thread's workspace buffers together
+
+// A thread's buffers, given back (and uncounted) when the thread exits.
+struct WorkspaceBufs {
   struct Buf {
     float* p = nullptr;
     size_t n = 0;
   };
-  thread_local std::vector<Buf> bufs;
+  std::vector<Buf> bufs;
+  ~WorkspaceBufs() {
+    for (Buf& b : bufs) {
+      std::free(b.p);
+      g_workspace_bytes.fetch_sub(b.n * sizeof(float), std::memory_order_relaxed);
+    }
+  }
+};
+}  // namespace
+
+size_t workspace_bytes() { return g_workspace_bytes.load(std::memory_order_relaxed); }
+
+float* workspace(int slot, size_t n_floats) {
+  thread_local WorkspaceBufs ws;
+  auto& bufs = ws.bufs;
   if (slot < 0 || slot > 64) throw std::invalid_argument("workspace: bad slot");
   if (bufs.size() <= size_t(slot)) bufs.resize(slot + 1);
-  Buf& b = bufs[slot];
+  WorkspaceBufs::Buf& b = bufs[slot];
   if (b.n < n_floats) {
     std::free(b.p);
+    g_workspace_bytes.fetch_sub(b.n * sizeof(float), std::memory_order_relaxed);
     b.p = nullptr;
     b.n = 0;
     b.p = static_cast<float*>(aligned(n_floats * sizeof(float)));
     b.n = n_floats;
+    g_workspace_bytes.fetch_add(n_floats * sizeof(float), std::memory_order_relaxed);
   }
   return b.p;
 }

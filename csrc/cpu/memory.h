@@ -24,5 +24,9 @@ void pool_reset_peak();       // restart pool_peak_bytes from the live bytes now
 // separate buffer, so one kernel can hold several at once. Valid until the next call with
 // the same slot from the same thread; inside OpenMP regions index it by omp thread yourself.
 float* workspace(int slot, size_t n_floats);
+// Bytes of every thread's workspace buffers together right now (they grow to the largest
+// request of each slot and stay until the thread exits): the kernels' scratch, which is
+// bounded by tiles and weights, never by a layer's im2col matrix.
+size_t workspace_bytes();
 
 }  // namespace fc
