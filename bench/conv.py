@@ -467,8 +467,10 @@ def targets(rows: Sequence[Row]) -> list[list[str]]:
     out = []
 
     def ratio_target(name: str, sel: list[Row], bound: float, geo: bool) -> None:
-        at_top = [r for r in sel if r.threads == top and r.ratio is not None]
-        rest = [r for r in sel if r.threads != top and r.ratio is not None]
+        """geo: the geometric mean of the rows' ratios; else the worst row's, which for a
+        re-measured row (the small-layer target) is the median of its measurements."""
+        at_top = [r for r in sel if r.threads == top and r.ratios]
+        rest = [r for r in sel if r.threads != top and r.ratios]
         if torch is None or not at_top:
             out.append(H.target_line(name, None, H.TORCH_NA if torch is None else "no data"))
             return
@@ -477,9 +479,12 @@ def targets(rows: Sequence[Row]) -> list[list[str]]:
             if geo:
                 gm = H.geomean(r.ratio for r in sel) or 0.0
                 return gm, f"{gm:.2f}x over {len(sel)} rows"
-            worst = min(sel, key=lambda r: r.ratio)
-            return worst.ratio, (f"min {worst.ratio:.2f}x ({worst.layer.name} N={worst.n} "
-                                 f"t={worst.threads} {worst.pas})")
+            worst = min(sel, key=lambda r: _median(r.ratios) or 0.0)
+            m = _median(worst.ratios) or 0.0
+            how = (": median of " + ", ".join(f"{v:.2f}" for v in worst.ratios)
+                   if worst.rechecks else "")
+            return m, (f"min {m:.2f}x ({worst.layer.name} N={worst.n} t={worst.threads} "
+                       f"{worst.pas}{how})")
 
         value, text = summary(at_top)
         if rest:
@@ -519,28 +524,8 @@ def targets(rows: Sequence[Row]) -> list[list[str]]:
     ratio_target("bwd geomean >= 1.3x torch", bwd, 1.3, True)
     ratio_target("strided first layers bwd >= 3x torch",
                  [r for r in bwd if "strided_first" in r.layer.tags], 3.0, False)
-    small = [r for r in auto if _judged_small(r)]
-    name = "N=1 LeNet conv2 / Inception 5x5 >= 3x torch (fwd and bwd)"
-    if any(r.rechecks for r in small):
-        # the median of the measurements (the main one and the re-measurements minutes later)
-        def med(sel: list[Row]) -> tuple[float, str]:
-            worst = min(sel, key=lambda r: _median(r.ratios) or 0.0)
-            m = _median(worst.ratios) or 0.0
-            return m, (f"min {m:.2f}x ({worst.layer.name} N=1 t={worst.threads} {worst.pas}: "
-                       "median of " + ", ".join(f"{v:.2f}" for v in worst.ratios) + ")")
-
-        at_top = [r for r in small if r.threads == top and r.ratios]
-        rest = [r for r in small if r.threads != top and r.ratios]
-        if torch is None or not at_top:
-            out.append(H.target_line(name, None, H.TORCH_NA if torch is None else "no data"))
-        else:
-            value, text = med(at_top)
-            if rest:
-                text += f"; at {', '.join(sorted({str(r.threads) for r in rest}))} thread(s): "
-                text += med(rest)[1]
-            out.append(H.target_line(name, value >= 3.0, f"t={top}: {text}"))
-    else:
-        ratio_target(name, small, 3.0, False)
+    ratio_target("N=1 LeNet conv2 / Inception 5x5 >= 3x torch (fwd and bwd)",
+                 [r for r in auto if _judged_small(r)], 3.0, False)
     return out
 
 
@@ -589,8 +574,9 @@ def recheck_table(rows: Sequence[Row]) -> str:
                      " / ".join(H.fmt_time(t) for t in times),
                      " / ".join(fmt(v) for v in vals),
                      fmt(_median(vals)) if vals else "-"])
-    return ("Target rows measured again after the main pass (after every configuration has run: minutes later in a full run; each time "
-            "interleaved as in the main measurement), and the median the targets read:\n\n"
+    return ("Target rows measured again after every configuration has run (minutes later in "
+            "a full run), each time as in the main measurement, and the median the targets "
+            "read:\n\n"
             + H.md_table(["layer", "N", "thr", "pass", "algo", "fastconv", "vs torch / % peak",
                           "median"], body,
                          [False, True, True, False, False, True, True, True]))
