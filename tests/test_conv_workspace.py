@@ -41,9 +41,9 @@ def _workspace(layer: tuple, cwd) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-# (N, H, C, K, R, stride, pad): every forward and backward algorithm 'auto' picks among them
-# (direct with strips, Winograd F(4x4, 3x3) and F(4x4, 5x5), the 1x1 GEMM, col2im, the
-# strided first layer's im2col dw, phases of a strided 3x3).
+# (N, H, C, K, R, stride, pad): the main paths 'auto' picks across the two batches (direct,
+# Winograd F(4x4, 3x3) and F(4x4, 5x5) forward, dx and dw, the 1x1 GEMM, col2im dx, the
+# first layer's im2col dw, the dx and dw tiles).
 LAYERS = [
     (2, 56, 64, 64, 3, 1, 1),
     (2, 112, 3, 64, 7, 2, 3),
