@@ -629,13 +629,13 @@ def recheck(bench: Bench, rows: list[Row], times: int) -> None:
     configuration has run (so minutes apart), into their `rechecks`. On this shared host one
     noisy stretch moved a 100 us row by 2x (the same build read 2.72x and 3.18x); the targets
     then read the median."""
-    targets: dict[tuple[str, int, int], list[Row]] = {}
+    due: dict[tuple[str, int, int], list[Row]] = {}
     for r in rows:
         if r.fc is not None and (_judged_small(r) or _judged_for_peak(r)):
-            targets.setdefault((r.layer.name, r.n, r.threads), []).append(r)
-    bench.progress.total += times * sum(len(v) for v in targets.values())
+            due.setdefault((r.layer.name, r.n, r.threads), []).append(r)
+    bench.progress.total += times * sum(len(v) for v in due.values())
     for k in range(times):
-        for (name, n, t), old in targets.items():
+        for (name, n, t), old in due.items():
             bench.progress.note(f"re-measuring the target rows of {name} N={n} t={t} "
                                 f"({k + 1}/{times})")
             for new in bench.run_config(BY_NAME.get(name) or old[0].layer, n, t,
