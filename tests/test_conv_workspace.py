@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 
+import fastconv as fc
 from fastconv import _C
 
 # Each layer runs in a fresh process: workspace buffers grow to the largest request of their
@@ -28,7 +30,7 @@ w = rng.standard_normal((r, r, c, k), dtype=np.float32)
 y = fc.conv2d(x, w, stride=stride, padding=pad)
 fc.conv2d_backward(y, x, w, stride=stride, padding=pad)
 p = y.shape[1]
-print(json.dumps({"ws": _C.workspace_bytes(), "w": w.nbytes, "x": x.nbytes,
+print(json.dumps({"ws": _C.workspace_bytes(), "w": w.nbytes,
                   "im2col": n * p * p * r * r * c * 4}))
 """
 
@@ -77,10 +79,6 @@ def test_workspace_bytes_counts_this_process():
 
 
 def test_a_threads_workspace_goes_when_the_thread_exits():
-    import threading
-
-    import fastconv as fc
-
     old = fc.get_num_threads()
     fc.set_num_threads(1)  # the kernel runs on the Python thread itself
     try:

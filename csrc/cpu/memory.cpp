@@ -240,7 +240,7 @@ float* workspace(int slot, size_t n_floats) {
   if (b.n < n_floats) {
     std::free(b.p);
     g_workspace_bytes.fetch_sub(b.n * sizeof(float), std::memory_order_relaxed);
-    b.p = nullptr;
+    b.p = nullptr;  // if the allocation below throws, the slot is empty, not dangling
     b.n = 0;
     b.p = static_cast<float*>(aligned(n_floats * sizeof(float)));
     b.n = n_floats;

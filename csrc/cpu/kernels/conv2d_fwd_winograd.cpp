@@ -353,8 +353,7 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
   pl.TB = WB * mult;
   // Still under 8 blocks (the dx of the Inception 5x5 layer, K = 16, at batch 1: 49 4x4
   // tiles): about 8 blocks of fewer tiles, an even number of them (6 blocks of 9, not 7 of 7
-  // that split 4:3 over 2 threads). Blocking does
-  // not change any tile's sums.
+  // that split 4:3 over 2 threads). Blocking does not change any tile's sums.
   if (C * K <= 1024 && (pl.ntiles + pl.TB - 1) / pl.TB < 8) {
     pl.TB = (pl.ntiles + 7) / 8;
     while ((pl.ntiles + pl.TB - 1) / pl.TB % 2 == 1 && pl.TB < pl.ntiles) ++pl.TB;
