@@ -27,6 +27,7 @@ from ._backend import (
 from ._info import info, info_dict
 from ._optable import OPS
 from .ops.conv import conv2d, conv2d_backward
+from .ops.conv_packed import PackedConv2d
 from .ops.dense import dense, dense_backward
 from .ops.eltwise import (
     add,
@@ -69,6 +70,7 @@ def __getattr__(name: str):  # lazy: `fastconv.nn` without importing every floor
 
 __all__ = [
     "OPS",
+    "PackedConv2d",
     "adam_update",
     "add",
     "add_backward",

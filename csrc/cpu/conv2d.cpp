@@ -88,20 +88,28 @@ namespace {
     FC_DISPATCH(fn, p, x, w, b, y);                                                   \
   }
 
+#define FC_PACK(fn)                                                                  \
+  [](const ConvParams& p, const float* w, const float* b, float* out, int64_t* floats) { \
+    FC_DISPATCH(fn##_pack, p, w, b, out, floats);                                        \
+  },                                                                                     \
+      [](const ConvParams& p, const float* x, const float* packed, float* y) {           \
+        FC_DISPATCH(fn##_packed, p, x, nullptr, nullptr, packed, y);                     \
+      }
+
 }  // namespace
 
 const std::vector<ConvFwdAlgo>& conv2d_forward_algos() {
   static const std::vector<ConvFwdAlgo> algos = {
       {"direct", "register-blocked direct convolution (tile of pixels x 32|16 channels)",
-       always, FC_RUN(conv2d_fwd_direct)},
+       always, FC_RUN(conv2d_fwd_direct), FC_PACK(conv2d_fwd_direct)},
       {"gemm1x1", "1x1 unpadded convolution (any stride) as a GEMM over the flattened pixels",
-       is_1x1, FC_RUN(conv2d_fwd_gemm1x1)},
+       is_1x1, FC_RUN(conv2d_fwd_gemm1x1), FC_PACK(conv2d_fwd_gemm1x1)},
       {"depthwise", "depthwise (groups == C == K), vectorised over channels", is_depthwise,
        FC_RUN(conv2d_fwd_depthwise)},
       {"winograd", "Winograd F(4x4, 3x3) for 3x3 stride-1 (relative error ~1e-4)",
-       is_winograd_3x3, FC_RUN(conv2d_fwd_winograd)},
+       is_winograd_3x3, FC_RUN(conv2d_fwd_winograd), FC_PACK(conv2d_fwd_winograd)},
       {"winograd5", "Winograd F(4x4, 5x5) for 5x5 stride-1 (relative error ~1e-5)",
-       is_winograd_5x5, FC_RUN(conv2d_fwd_winograd5)},
+       is_winograd_5x5, FC_RUN(conv2d_fwd_winograd5), FC_PACK(conv2d_fwd_winograd5)},
       {"c1", "one input channel, stride 1 along the width: vectors along the output row",
        is_c1, FC_RUN(conv2d_fwd_c1)},
       {"naive", "plain loops, the baseline every variant is checked against", always,
@@ -133,6 +141,46 @@ void conv2d_forward(const ConvParams& p, const float* x, const float* w, const f
       return a.run(p, x, w, b, y);
     }
   FC_CHECK(false, "algo: unknown conv2d forward algorithm '" + algo + "'");
+}
+
+namespace {
+
+const ConvFwdAlgo& packable_algo(const ConvParams& p, const std::string& algo) {
+  FC_CHECK(p.P >= 1 && p.Q >= 1, "conv2d_pack: ConvParams not finalized");
+  for (const ConvFwdAlgo& a : conv2d_forward_algos())
+    if (algo == a.name) {
+      FC_CHECK(a.applicable(p), "algo: '" + algo + "' does not apply to this convolution");
+      return a;
+    }
+  FC_CHECK(false, "algo: unknown conv2d forward algorithm '" + algo + "' (prepacking needs a "
+                  "name, not 'auto')");
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+int64_t conv2d_packed_floats(const ConvParams& p, const std::string& algo) {
+  const ConvFwdAlgo& a = packable_algo(p, algo);
+  int64_t n = 0;
+  if (a.pack) a.pack(p, nullptr, nullptr, nullptr, &n);
+  return n;
+}
+
+void conv2d_pack(const ConvParams& p, const float* w, const float* b, const std::string& algo,
+                 float* out) {
+  const ConvFwdAlgo& a = packable_algo(p, algo);
+  FC_CHECK(a.pack, "algo: '" + algo + "' has no prepacked form");
+  FC_CHECK(w && out, "conv2d_pack: null pointer");
+  int64_t n = 0;
+  a.pack(p, w, b, out, &n);
+}
+
+void conv2d_forward_packed(const ConvParams& p, const float* x, const float* packed, float* y,
+                           const std::string& algo) {
+  const ConvFwdAlgo& a = packable_algo(p, algo);
+  FC_CHECK(a.run_packed, "algo: '" + algo + "' has no prepacked form");
+  FC_CHECK(x && packed && y, "conv2d_forward_packed: null pointer");
+  a.run_packed(p, x, packed, y);
 }
 
 }  // namespace fc

@@ -40,6 +40,19 @@ FC_CONV_FWD_DECL(conv2d_fwd_winograd)
 FC_CONV_FWD_DECL(conv2d_fwd_winograd5)
 FC_CONV_FWD_DECL(conv2d_fwd_c1)
 #undef FC_CONV_FWD_DECL
+// Variants that can run on weights packed once (prepacked inference weights): <name>_pack
+// sets *floats to the packed size and, when out is not null, writes the packed weights and
+// bias there; <name>_packed runs on them (packed null: packs w and b itself, as <name>).
+#define FC_CONV_PACKED_DECL(name)                                                          \
+  FC_DECLARE_ISA_FN(void name##_pack(const ConvParams& p, const float* w, const float* b,   \
+                                     float* out, int64_t* floats))                          \
+  FC_DECLARE_ISA_FN(void name##_packed(const ConvParams& p, const float* x, const float* w, \
+                                       const float* b, const float* packed, float* y))
+FC_CONV_PACKED_DECL(conv2d_fwd_direct)
+FC_CONV_PACKED_DECL(conv2d_fwd_gemm1x1)
+FC_CONV_PACKED_DECL(conv2d_fwd_winograd)
+FC_CONV_PACKED_DECL(conv2d_fwd_winograd5)
+#undef FC_CONV_PACKED_DECL
 
 // One forward algorithm: the list of these is the single source for dispatch, tests and
 // benchmarks (fastconv._C.conv2d_forward_algos()).
@@ -48,6 +61,12 @@ struct ConvFwdAlgo {
   const char* doc;
   bool (*applicable)(const ConvParams&);
   void (*run)(const ConvParams&, const float* x, const float* w, const float* b, float* y);
+  // Prepacked weights (both null where the variant packs nothing per call): see
+  // FC_CONV_PACKED_DECL. The layout belongs to the active ISA.
+  void (*pack)(const ConvParams&, const float* w, const float* b, float* out,
+               int64_t* floats) = nullptr;
+  void (*run_packed)(const ConvParams&, const float* x, const float* packed,
+                     float* y) = nullptr;
 };
 const std::vector<ConvFwdAlgo>& conv2d_forward_algos();
 // The algorithm "auto" runs for p (the fastest applicable one). Winograd is left out when the
@@ -65,5 +84,19 @@ bool winograd_enabled();
 // conv2d_forward_algos() or "auto"; throws std::invalid_argument if unknown or not applicable.
 void conv2d_forward(const ConvParams& p, const float* x, const float* w, const float* b,
                     float* y, const std::string& algo = "auto");
+
+// Prepacked weights for the forward algorithm algo (a name, not "auto"): the weights and bias
+// in the layout that algo's kernel reads, made once and reused by every call of the same
+// layer (frozen inference weights: the per-call pack is a third to a half of a batch-1 call
+// on 14x14 and 7x7 layers). The layout depends on the weights' shape, groups, algo and the
+// active ISA, not on the input size. conv2d_packed_floats returns 0 when algo has no packed
+// form (the caller then runs conv2d_forward).
+int64_t conv2d_packed_floats(const ConvParams& p, const std::string& algo);
+void conv2d_pack(const ConvParams& p, const float* w, const float* b, const std::string& algo,
+                 float* out);
+// conv2d_forward on weights packed by conv2d_pack for the same layer, algo and ISA; the same
+// arithmetic, so the same bits.
+void conv2d_forward_packed(const ConvParams& p, const float* x, const float* packed, float* y,
+                           const std::string& algo);
 
 }  // namespace fc

@@ -13,7 +13,8 @@ model output):
   ReLU in one pass (``sum_relu_backward``), and the step's backward skips its ReLU.
 - inference only: Conv2D (linear) -> BatchNormalization: the BN is folded into the conv's
   weights (fastconv.fold_batch_norm), cached until the weights may have changed
-  (``parameter.generation()``), so conv -> BN -> ReLU is one convolution at inference.
+  (``parameter.generation()``), so conv -> BN -> ReLU is one convolution at inference; the
+  folded weights are packed once for the kernels (``fastconv.PackedConv2d``).
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ class Step:
         if self.fold_gen != generation():
             b = conv.bias.value if conv.bias is not None else None
             g, beta = self.bn.gamma_beta()
-            self.folded = F.fold_batch_norm(conv.kernel.value, b, g, beta, self.bn.moving_mean,
-                                            self.bn.moving_variance, eps=self.bn.epsilon)
+            w, b = F.fold_batch_norm(conv.kernel.value, b, g, beta, self.bn.moving_mean,
+                                     self.bn.moving_variance, eps=self.bn.epsilon)
+            # the folded arrays are this step's own: packed once, not on every call
+            self.folded = F.PackedConv2d(w, b, copy=False, **conv.conv_args())
             self.fold_gen = generation()
-        w, b = self.folded
-        return F.conv2d(x, w, b, relu=self.relu, **conv.conv_args()), None
+        return self.folded(x, relu=self.relu), None
 
     def backward(self, dy, ctx, need_dx: bool):
         if self.residual:  # the ReLU's mask once, for the BN and the absorbed Add's input

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <tuple>
 #include <utility>
 
 #if defined(__SSE__)
@@ -216,14 +217,36 @@ inline int64_t channel_block(int64_t Cg) { return Cg > 1024 ? 512 : Cg; }
 // Outputs from this size on (half the shared L3) are stored non-temporally by gemm1x1.
 constexpr int64_t kStreamBytes = int64_t(16) << 20;
 
+// K vectors per block of the direct and gemm1x1 kernels (and so of their packed weights).
+inline int direct_nv(const ConvParams& p) { return p.Kg() <= V ? 1 : 2; }
+
+// Floats of pack()'s output for p (weights, then bias), KB = NV * V.
+inline int64_t packed_floats(const ConvParams& p, int KB) {
+  const int64_t nkb = (p.Kg() + KB - 1) / KB;
+  return p.groups * nkb * KB * (p.R * p.S * p.Cg() + 1);
+}
+
+// The packed weights and bias a kernel runs on: those given (prepacked by
+// conv2d_fwd_direct_pack), or packed now into the workspace.
+std::pair<const float*, const float*> packed_or_pack(const ConvParams& p, const float* w,
+                                                     const float* b, const float* packed,
+                                                     int KB) {
+  const int64_t nkb = (p.Kg() + KB - 1) / KB, nw = p.groups * nkb * p.R * p.S * p.Cg() * KB;
+  if (packed) return {packed, packed + nw};
+  float* wp = workspace(0, size_t(nw));
+  float* bp = workspace(1, size_t(p.groups * nkb * KB));
+  pack(p, w, b, KB, wp, bp);
+  return {wp, bp};
+}
+
 template <int NV>
-void direct(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+void direct(const ConvParams& p, const float* x, const float* w, const float* b, float* y,
+            const float* packed) {
   constexpr int KB = NV * V, WB = NV == 2 ? WB_2 : WB_1;
   const int64_t Cg = p.Cg(), Kg = p.Kg(), C = p.C, K = p.K, G = p.groups;
   const int64_t nkb = (Kg + KB - 1) / KB, RSC = p.R * p.S * Cg;
-  float* wp = workspace(0, size_t(G * nkb * RSC * KB));
-  float* bp = workspace(1, size_t(G * nkb * KB));
-  pack(p, w, b, KB, wp, bp);
+  const float *wp, *bp;
+  std::tie(wp, bp) = packed_or_pack(p, w, b, packed, KB);
 
   const int64_t Cb = channel_block(Cg), ncb = (Cg + Cb - 1) / Cb;
   const bool one_pass = ncb == 1;
@@ -413,15 +436,22 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
 // blocks of the task, so tasks then run (chunk, range of K blocks) instead of (chunk, K
 // block).
 // SWAPPED: w holds the weights as wk[k][c] (see pack_swapped; groups == 1, no bias).
+// packed: pack()'s output for p (not with SWAPPED), or null to pack now.
 template <int NV, bool SWAPPED = false>
-void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b, float* y,
+             const float* packed = nullptr) {
   constexpr int KB = NV * V, WB = NV == 2 ? WB_2 : WB_1;
   const int64_t Cg = p.Cg(), Kg = p.Kg(), C = p.C, K = p.K, G = p.groups;
   const int64_t nkb = (Kg + KB - 1) / KB;
-  float* wp = workspace(0, size_t(G * nkb * Cg * KB));
-  float* bp = workspace(1, size_t(G * nkb * KB));
-  if constexpr (SWAPPED) pack_swapped(p, w, KB, wp, bp);
-  else pack(p, w, b, KB, wp, bp);
+  const float *wp, *bp;
+  if constexpr (SWAPPED) {
+    float* wq = workspace(0, size_t(G * nkb * Cg * KB));
+    float* bq = workspace(1, size_t(G * nkb * KB));
+    pack_swapped(p, w, KB, wq, bq);
+    wp = wq, bp = bq;
+  } else {
+    std::tie(wp, bp) = packed_or_pack(p, w, b, packed, KB);
+  }
 
   const int64_t Cb = channel_block(Cg), ncb = (Cg + Cb - 1) / Cb;
   const int64_t M = p.N * p.P * p.Q, ntile = (M + WB - 1) / WB;
@@ -503,20 +533,45 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
 
 }  // namespace
 
+void conv2d_fwd_direct_packed(const ConvParams& p, const float* x, const float* w,
+                              const float* b, const float* packed, float* y) {
+  if (direct_nv(p) == 1)
+    direct<1>(p, x, w, b, y, packed);
+  else
+    direct<2>(p, x, w, b, y, packed);
+}
+
+void conv2d_fwd_gemm1x1_packed(const ConvParams& p, const float* x, const float* w,
+                               const float* b, const float* packed, float* y) {
+  if (direct_nv(p) == 1)
+    gemm1x1<1>(p, x, w, b, y, packed);
+  else
+    gemm1x1<2>(p, x, w, b, y, packed);
+}
+
+// direct and gemm1x1 share the layout (a 1x1 layer's pack is the same for both).
+void conv2d_fwd_direct_pack(const ConvParams& p, const float* w, const float* b, float* out,
+                            int64_t* floats) {
+  const int KB = direct_nv(p) * V;
+  *floats = packed_floats(p, KB);
+  if (!out) return;
+  const int64_t nkb = (p.Kg() + KB - 1) / KB;
+  pack(p, w, b, KB, out, out + p.groups * nkb * p.R * p.S * p.Cg() * KB);
+}
+
+void conv2d_fwd_gemm1x1_pack(const ConvParams& p, const float* w, const float* b, float* out,
+                             int64_t* floats) {
+  conv2d_fwd_direct_pack(p, w, b, out, floats);
+}
+
 void conv2d_fwd_direct(const ConvParams& p, const float* x, const float* w, const float* b,
                        float* y) {
-  if (p.Kg() <= V)
-    direct<1>(p, x, w, b, y);
-  else
-    direct<2>(p, x, w, b, y);
+  conv2d_fwd_direct_packed(p, x, w, b, nullptr, y);
 }
 
 void conv2d_fwd_gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b,
                         float* y) {
-  if (p.Kg() <= V)
-    gemm1x1<1>(p, x, w, b, y);
-  else
-    gemm1x1<2>(p, x, w, b, y);
+  conv2d_fwd_gemm1x1_packed(p, x, w, b, nullptr, y);
 }
 
 void conv2d_fwd_gemm1x1_swapped(const ConvParams& p, const float* x, const float* wk, float* y) {

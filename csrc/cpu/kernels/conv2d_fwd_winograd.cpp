@@ -331,14 +331,45 @@ void run_block(const ConvParams& p, const Plan& pl, const float* x, const float*
       output_tile<F>(p, Mb, esm, ks, j, k - kb0 * KB, bp, ot.n, ot.th * M, ot.tw * M, k, y);
 }
 
-// NVW: K vectors per GEMM block (2; 1 when K fits one vector, so no half-empty blocks).
+// Floats of the transformed weights (U) and of the padded bias after them.
 template <class F, int NVW>
-void run(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+int64_t packed_floats(const ConvParams& p) {
+  constexpr int64_t KB = NVW * V;
+  const int64_t nkb = (p.K + KB - 1) / KB;
+  return F::T * F::T * u_stride(nkb, p.C, KB) + nkb * KB;
+}
+
+template <class F, int NVW>
+void pack_bias(const ConvParams& p, const float* b, float* bp) {
+  constexpr int64_t KB = NVW * V;
+  for (int64_t k = 0; k < (p.K + KB - 1) / KB * KB; ++k) bp[k] = (b && k < p.K) ? b[k] : 0.0f;
+}
+
+// The weights transformed once (prepacked), for every later call: U, then the bias.
+template <class F, int NVW>
+void pack(const ConvParams& p, const float* w, const float* b, float* out) {
+  constexpr int64_t KB = NVW * V;
+  const int64_t nkb = (p.K + KB - 1) / KB;
+  parallel_region(threads_for_work(double(F::T * F::T) * p.C * p.K * 4),
+                  [&] { transform_weights<F, NVW>(p, w, out, nkb); });
+  pack_bias<F, NVW>(p, b, out + F::T * F::T * u_stride(nkb, p.C, KB));
+}
+
+// NVW: K vectors per GEMM block (2; 1 when K fits one vector, so no half-empty blocks).
+// packed: pack()'s output for p, or null to transform w (and b) in this call.
+template <class F, int NVW>
+void run(const ConvParams& p, const float* x, const float* w, const float* b, float* y,
+         const float* packed) {
   constexpr int M = F::M, E = F::T * F::T, KB = NVW * V, WB = NVW == 2 ? WB_2 : WB_1;
   const int64_t C = p.C, K = p.K, nkb = (K + KB - 1) / KB;
-  float* U = workspace(0, size_t(E * u_stride(nkb, C, KB)));
-  float* bp = workspace(1, size_t(nkb * KB));
-  for (int64_t k = 0; k < nkb * KB; ++k) bp[k] = (b && k < K) ? b[k] : 0.0f;
+  float* Uw = packed ? nullptr : workspace(0, size_t(E * u_stride(nkb, C, KB)));
+  const float* U = packed ? packed : Uw;
+  const float* bp = packed ? packed + E * u_stride(nkb, C, KB) : nullptr;
+  if (!packed) {
+    float* bw = workspace(1, size_t(nkb * KB));
+    pack_bias<F, NVW>(p, b, bw);
+    bp = bw;
+  }
 
   Plan pl;
   pl.TH = (p.P + M - 1) / M, pl.TW = (p.Q + M - 1) / M, pl.ntiles = p.N * pl.TH * pl.TW;
@@ -369,7 +400,7 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
   // workers, which cost about as much as a 28x28 layer's weight transform.
   const int nt = threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C);
   parallel_region(nt, [&] {
-    transform_weights<F, NVW>(p, w, U, nkb);  // its loop ends with a barrier
+    if (!packed) transform_weights<F, NVW>(p, w, Uw, nkb);  // its loop ends with a barrier
     for_static(pl.nblocks * pl.nkc, [&](int64_t task) {
       const int64_t blk = task / pl.nkc, kc = task % pl.nkc;
       const int64_t kb0 = kc * pl.kper, kb1 = std::min(nkb, kb0 + pl.kper);
@@ -380,15 +411,38 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
 
 }  // namespace
 
+void conv2d_fwd_winograd_packed(const ConvParams& p, const float* x, const float* w,
+                                const float* b, const float* packed, float* y) {
+  run<F43, 2>(p, x, w, b, y, packed);
+}
+
+void conv2d_fwd_winograd5_packed(const ConvParams& p, const float* x, const float* w,
+                                 const float* b, const float* packed, float* y) {
+  if (p.K <= V) run<F45, 1>(p, x, w, b, y, packed);
+  else run<F45, 2>(p, x, w, b, y, packed);
+}
+
+void conv2d_fwd_winograd_pack(const ConvParams& p, const float* w, const float* b, float* out,
+                              int64_t* floats) {
+  *floats = packed_floats<F43, 2>(p);
+  if (out) pack<F43, 2>(p, w, b, out);
+}
+
+void conv2d_fwd_winograd5_pack(const ConvParams& p, const float* w, const float* b, float* out,
+                               int64_t* floats) {
+  *floats = p.K <= V ? packed_floats<F45, 1>(p) : packed_floats<F45, 2>(p);
+  if (out) p.K <= V ? pack<F45, 1>(p, w, b, out) : pack<F45, 2>(p, w, b, out);
+}
+
+
 void conv2d_fwd_winograd(const ConvParams& p, const float* x, const float* w, const float* b,
                          float* y) {
-  run<F43, 2>(p, x, w, b, y);
+  run<F43, 2>(p, x, w, b, y, nullptr);
 }
 
 void conv2d_fwd_winograd5(const ConvParams& p, const float* x, const float* w, const float* b,
                           float* y) {
-  if (p.K <= V) run<F45, 1>(p, x, w, b, y);
-  else run<F45, 2>(p, x, w, b, y);
+  conv2d_fwd_winograd5_packed(p, x, w, b, nullptr, y);
 }
 
 }  // namespace FC_ISA_NS
