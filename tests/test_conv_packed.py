@@ -114,6 +114,16 @@ def test_bad_arguments(rng):
         fc.PackedConv2d(np.zeros((3, 3, 4), np.float32))
     with pytest.raises(ValueError, match="b"):
         fc.PackedConv2d(w, np.zeros(7, np.float32))
+    # the hyper-parameters are judged at construction, not at the first call
+    for kw, err, what in [(dict(stride=0), ValueError, "stride"),
+                          (dict(padding="bogus"), ValueError, "padding"),
+                          (dict(padding=-1), ValueError, "padding"),
+                          (dict(dilation=(1, 0)), ValueError, "dilation"),
+                          (dict(groups=3), ValueError, "groups"),
+                          (dict(groups=0), TypeError, "groups"),
+                          (dict(groups=True), TypeError, "groups")]:
+        with pytest.raises(err, match=what):
+            fc.PackedConv2d(w, **kw)
     x = np.zeros((1, 5, 5, 4), np.float32)
     args = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
     name, isa, packed = _C.conv2d_pack(x, w, None, *args, "direct")

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from .._args import PaddingArg
+from .._args import ConvGeometry, PaddingArg, pair
 from .._backend import get_backend
 from .._validate import array, out_array, same_shape
 from . import conv as _conv
@@ -48,6 +48,13 @@ class PackedConv2d:
             same_shape(b, "b", (w.shape[3],))
             if copy or not b.flags.c_contiguous:
                 b = np.array(b, dtype=np.float32, order="C")
+        if not (isinstance(groups, int) and not isinstance(groups, bool) and groups >= 1):
+            raise TypeError(f"groups: expected an int >= 1, got {groups!r}")
+        # the hyper-parameters are checked now, not at the first call, on an input just
+        # large enough for the dilated filter (only the arguments are judged)
+        dh, dw = pair(dilation, "dilation")
+        ConvGeometry((1, (w.shape[0] - 1) * dh + 1, (w.shape[1] - 1) * dw + 1,
+                      w.shape[2] * groups), w.shape, stride, padding, dilation, groups)
         w.flags.writeable = False
         if b is not None:
             b.flags.writeable = False
