@@ -269,7 +269,7 @@ void run(const ConvParams& p, const float* dy, const float* x, float* dw) {
   // One parallel region for both passes (a region start wakes the workers): the sums, then,
   // after the loop's barrier, their reduction.
   parallel_region(nt, [&] {
-    for_static(nck * blocks, [&](int64_t task) {
+    for_dynamic(nck * blocks, [&](int64_t task) {
       const int64_t chunk = task / blocks, blk = task % blocks;
       const int64_t c0 = blk / nkb * CB, k0 = blk % nkb * KB;
       const int64_t cn = std::min(CB, C - c0), kn = std::min(KB, K - k0);

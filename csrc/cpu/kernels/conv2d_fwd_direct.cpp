@@ -307,7 +307,8 @@ void direct(const ConvParams& p, const float* x, const float* w, const float* b,
                              rows * nkb * padded_tiles * p.R * span_max;
   const bool row_pairs = pairs && pairs_fit(rgroups);
 
-#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
+  // Tasks go to whichever thread is free (see for_dynamic in threads.h).
+#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(dynamic, 1)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t nkc_ = kchunks.count;
     const int64_t kc = task % nkc_, g = (task / nkc_) % G, grp = task / (nkc_ * G);
@@ -481,7 +482,8 @@ void gemm1x1(const ConvParams& p, const float* x, const float* w, const float* b
   const bool stream = ncb == 1 && K % 16 == 0 && Kg % 16 == 0 &&
                       reinterpret_cast<uintptr_t>(y) % 64 == 0 &&
                       M * K * int64_t(sizeof(float)) >= kStreamBytes;
-#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(static)
+  // Tasks go to whichever thread is free (see for_dynamic in threads.h).
+#pragma omp parallel for num_threads(threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.Cg())) schedule(dynamic, 1)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t nkc_ = kchunks.count;
     const int64_t kc = task % nkc_, g = (task / nkc_) % G, chunk = task / (nkc_ * G);

@@ -401,7 +401,7 @@ void run(const ConvParams& p, const float* x, const float* w, const float* b, fl
   const int nt = threads_for_work(double(p.N) * p.P * p.Q * p.K * p.R * p.S * p.C);
   parallel_region(nt, [&] {
     if (!packed) transform_weights<F, NVW>(p, w, Uw, nkb);  // its loop ends with a barrier
-    for_static(pl.nblocks * pl.nkc, [&](int64_t task) {
+    for_dynamic(pl.nblocks * pl.nkc, [&](int64_t task) {
       const int64_t blk = task / pl.nkc, kc = task % pl.nkc;
       const int64_t kb0 = kc * pl.kper, kb1 = std::min(nkb, kb0 + pl.kper);
       if (kb0 < kb1) run_block<F, NVW>(p, pl, x, U, bp, y, blk, kb0, kb1);
