@@ -350,7 +350,8 @@ template <class F, int NVW>
 void pack(const ConvParams& p, const float* w, const float* b, float* out) {
   constexpr int64_t KB = NVW * V;
   const int64_t nkb = (p.K + KB - 1) / KB;
-  parallel_region(threads_for_work(double(F::T * F::T) * p.C * p.K * 4),
+  // about T R (R + T) multiply-adds per (c, k): G g by columns, then (G g) G^T by rows
+  parallel_region(threads_for_work(double(F::T) * F::R * (F::R + F::T) * p.C * p.K),
                   [&] { transform_weights<F, NVW>(p, w, out, nkb); });
   pack_bias<F, NVW>(p, b, out + F::T * F::T * u_stride(nkb, p.C, KB));
 }
