@@ -97,6 +97,9 @@ def test_snapshot_and_inputs(rng):
         ref = pc(x.astype(np.float64))
     np.testing.assert_allclose(ref, y0, rtol=1e-5, atol=1e-5)
     assert "PackedConv2d" in repr(pc)
+    mine = arrays(rng, (1, 1, 24, 40))
+    shared = fc.PackedConv2d(mine, copy=False)  # no copy: a read-only view of the array
+    assert np.shares_memory(shared.w, mine) and mine.flags.writeable
 
 
 def test_bad_arguments(rng):

@@ -26,9 +26,9 @@ class PackedConv2d:
         w: filters (f_h, f_w, C // groups, K); converted to float32.
         b: bias (K,) or None.
         stride, padding, dilation, groups: as in :func:`fastconv.conv2d`.
-        copy: snapshot w and b (default). ``copy=False`` keeps float32 C-contiguous arrays
-            as they are: the caller promises not to change them afterwards (a change would
-            not reach the packed copies).
+        copy: snapshot w and b (default). ``copy=False`` uses float32 C-contiguous arrays
+            in place (through read-only views): the caller promises not to change them
+            afterwards (a change would not reach the packed copies).
 
     Call it as ``packed(x, relu=False, out=None)``. The packs (one per algorithm that
     ``algo='auto'`` picks for the input shapes seen, on the ISA active at the call) stay until
@@ -55,8 +55,11 @@ class PackedConv2d:
         dh, dw = pair(dilation, "dilation")
         ConvGeometry((1, (w.shape[0] - 1) * dh + 1, (w.shape[1] - 1) * dw + 1,
                       w.shape[2] * groups), w.shape, stride, padding, dilation, groups)
+        # read-only views: the caller's arrays (copy=False) stay writeable for the caller
+        w = w.view()
         w.flags.writeable = False
         if b is not None:
+            b = b.view()
             b.flags.writeable = False
         self.w, self.b = w, b
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
