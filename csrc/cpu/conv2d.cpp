@@ -130,37 +130,32 @@ const ConvFwdAlgo& conv2d_forward_choose(const ConvParams& p) {
   throw std::logic_error("conv2d_forward_choose: missing algorithm");
 }
 
-void conv2d_forward(const ConvParams& p, const float* x, const float* w, const float* b,
-                    float* y, const std::string& algo) {
-  FC_CHECK(p.P >= 1 && p.Q >= 1, "conv2d_forward: ConvParams not finalized");
-  FC_CHECK(x && w && y, "conv2d_forward: null pointer");
-  if (algo == "auto") return conv2d_forward_choose(p).run(p, x, w, b, y);
-  for (const ConvFwdAlgo& a : conv2d_forward_algos())
-    if (algo == a.name) {
-      FC_CHECK(a.applicable(p), "algo: '" + algo + "' does not apply to this convolution");
-      return a.run(p, x, w, b, y);
-    }
-  FC_CHECK(false, "algo: unknown conv2d forward algorithm '" + algo + "'");
-}
-
 namespace {
 
-const ConvFwdAlgo& packable_algo(const ConvParams& p, const std::string& algo) {
-  FC_CHECK(p.P >= 1 && p.Q >= 1, "conv2d_pack: ConvParams not finalized");
+// The algorithm named algo (not "auto"), checked to apply to p; `what` names the entry point.
+const ConvFwdAlgo& named_algo(const ConvParams& p, const std::string& algo, const char* what) {
+  FC_CHECK(p.P >= 1 && p.Q >= 1, std::string(what) + ": ConvParams not finalized");
   for (const ConvFwdAlgo& a : conv2d_forward_algos())
     if (algo == a.name) {
       FC_CHECK(a.applicable(p), "algo: '" + algo + "' does not apply to this convolution");
       return a;
     }
-  FC_CHECK(false, "algo: unknown conv2d forward algorithm '" + algo + "' (prepacking needs a "
-                  "name, not 'auto')");
+  FC_CHECK(false, "algo: unknown conv2d forward algorithm '" + algo + "'");
   throw std::logic_error("unreachable");
 }
 
 }  // namespace
 
+void conv2d_forward(const ConvParams& p, const float* x, const float* w, const float* b,
+                    float* y, const std::string& algo) {
+  FC_CHECK(p.P >= 1 && p.Q >= 1, "conv2d_forward: ConvParams not finalized");
+  FC_CHECK(x && w && y, "conv2d_forward: null pointer");
+  if (algo == "auto") return conv2d_forward_choose(p).run(p, x, w, b, y);
+  named_algo(p, algo, "conv2d_forward").run(p, x, w, b, y);
+}
+
 int64_t conv2d_packed_floats(const ConvParams& p, const std::string& algo) {
-  const ConvFwdAlgo& a = packable_algo(p, algo);
+  const ConvFwdAlgo& a = named_algo(p, algo, "conv2d_packed_floats");
   int64_t n = 0;
   if (a.pack) a.pack(p, nullptr, nullptr, nullptr, &n);
   return n;
@@ -168,7 +163,7 @@ int64_t conv2d_packed_floats(const ConvParams& p, const std::string& algo) {
 
 void conv2d_pack(const ConvParams& p, const float* w, const float* b, const std::string& algo,
                  float* out) {
-  const ConvFwdAlgo& a = packable_algo(p, algo);
+  const ConvFwdAlgo& a = named_algo(p, algo, "conv2d_pack");
   FC_CHECK(a.pack, "algo: '" + algo + "' has no prepacked form");
   FC_CHECK(w && out, "conv2d_pack: null pointer");
   int64_t n = 0;
@@ -177,7 +172,7 @@ void conv2d_pack(const ConvParams& p, const float* w, const float* b, const std:
 
 void conv2d_forward_packed(const ConvParams& p, const float* x, const float* packed, float* y,
                            const std::string& algo) {
-  const ConvFwdAlgo& a = packable_algo(p, algo);
+  const ConvFwdAlgo& a = named_algo(p, algo, "conv2d_forward_packed");
   FC_CHECK(a.run_packed, "algo: '" + algo + "' has no prepacked form");
   FC_CHECK(x && packed && y, "conv2d_forward_packed: null pointer");
   a.run_packed(p, x, packed, y);

@@ -220,10 +220,13 @@ constexpr int64_t kStreamBytes = int64_t(16) << 20;
 // K vectors per block of the direct and gemm1x1 kernels (and so of their packed weights).
 inline int direct_nv(const ConvParams& p) { return p.Kg() <= V ? 1 : 2; }
 
-// Floats of pack()'s output for p (weights, then bias), KB = NV * V.
-inline int64_t packed_floats(const ConvParams& p, int KB) {
-  const int64_t nkb = (p.Kg() + KB - 1) / KB;
-  return p.groups * nkb * KB * (p.R * p.S * p.Cg() + 1);
+// Floats of pack()'s weights for p, KB = NV * V; the padded bias (groups x K blocks x KB)
+// follows them in a prepacked buffer.
+inline int64_t packed_weight_floats(const ConvParams& p, int KB) {
+  return p.groups * ((p.Kg() + KB - 1) / KB) * KB * p.R * p.S * p.Cg();
+}
+inline int64_t packed_bias_floats(const ConvParams& p, int KB) {
+  return p.groups * ((p.Kg() + KB - 1) / KB) * KB;
 }
 
 // The packed weights and bias a kernel runs on: those given (prepacked by
@@ -231,10 +234,10 @@ inline int64_t packed_floats(const ConvParams& p, int KB) {
 std::pair<const float*, const float*> packed_or_pack(const ConvParams& p, const float* w,
                                                      const float* b, const float* packed,
                                                      int KB) {
-  const int64_t nkb = (p.Kg() + KB - 1) / KB, nw = p.groups * nkb * p.R * p.S * p.Cg() * KB;
+  const int64_t nw = packed_weight_floats(p, KB);
   if (packed) return {packed, packed + nw};
   float* wp = workspace(0, size_t(nw));
-  float* bp = workspace(1, size_t(p.groups * nkb * KB));
+  float* bp = workspace(1, size_t(packed_bias_floats(p, KB)));
   pack(p, w, b, KB, wp, bp);
   return {wp, bp};
 }
@@ -555,10 +558,8 @@ void conv2d_fwd_gemm1x1_packed(const ConvParams& p, const float* x, const float*
 void conv2d_fwd_direct_pack(const ConvParams& p, const float* w, const float* b, float* out,
                             int64_t* floats) {
   const int KB = direct_nv(p) * V;
-  *floats = packed_floats(p, KB);
-  if (!out) return;
-  const int64_t nkb = (p.Kg() + KB - 1) / KB;
-  pack(p, w, b, KB, out, out + p.groups * nkb * p.R * p.S * p.Cg() * KB);
+  *floats = packed_weight_floats(p, KB) + packed_bias_floats(p, KB);
+  if (out) pack(p, w, b, KB, out, out + packed_weight_floats(p, KB));
 }
 
 void conv2d_fwd_gemm1x1_pack(const ConvParams& p, const float* w, const float* b, float* out,
